@@ -1,0 +1,33 @@
+"""d2lhpo: hyperparameter optimization, taught in notebooks.
+
+    import d2lhpo as hpo
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(hpo.objectives.branin.space, seed=0))
+    results = hpo.Tuner(hpo.objectives.branin, scheduler, backend="simulated",
+                        n_workers=4).run(max_trials=100)
+"""
+
+import logging
+
+from . import objectives
+from .backends import Backend, Event, ProcessBackend, SequentialBackend, SimulatedBackend
+from .plots import (plot_anytime, plot_learning_curves, plot_pareto, plot_timeline, set_style,
+                    timeline)
+from .results import Results, aggregate_anytime, hypervolume_2d, pareto_mask
+from .schedulers import Decision, FIFOScheduler, Scheduler, Suggestion
+from .searchers import GridSearcher, RandomSearcher, Searcher
+from .spaces import (Categorical, Domain, FiniteRange, Float, Integer, Space, choice, finrange,
+                     logfinrange, loguniform, lograndint, randint, uniform)
+from .tuner import Tuner
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "objectives", "Backend", "Event", "ProcessBackend", "SequentialBackend", "SimulatedBackend",
+    "plot_anytime", "plot_learning_curves", "plot_pareto", "plot_timeline", "set_style",
+    "timeline", "Results", "aggregate_anytime", "hypervolume_2d", "pareto_mask", "Decision",
+    "FIFOScheduler", "Scheduler", "Suggestion", "GridSearcher", "RandomSearcher", "Searcher",
+    "Categorical", "Domain", "FiniteRange", "Float", "Integer", "Space", "choice", "finrange",
+    "logfinrange", "loguniform", "lograndint", "randint", "uniform", "Tuner",
+]

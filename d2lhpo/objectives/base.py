@@ -1,0 +1,97 @@
+"""The objective contract: what a trial runs and what it reports.
+
+A *stepwise* objective is a callable ``objective(config, r0, r1, **context)``
+that trains from resource ``r0`` to ``r1`` (say, epochs) and yields one dict
+per step::
+
+    {"resource": 3, "error": 0.12, "n_params": 61706, "cost": 1.8}
+
+with the resource reached, any number of metrics (numbers, named freely;
+constraint values are metrics too) and, optionally, ``"cost"``: the seconds
+the step took. The simulated backend advances its clock by ``cost``; the
+real backends measure wall-clock time themselves. ``context`` may hold
+``seed`` (an int for this trial) and ``checkpoint`` (a file path private to
+the trial, to save to on pause and load from on resume); an objective takes
+those it names in its signature.
+
+A *plain* function ``f(config) -> float`` (or ``-> dict`` of metrics) is the
+simplest objective: one step at resource 1.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections.abc import Iterator, Mapping
+
+CONTEXT_KEYS = ("seed", "checkpoint")
+
+
+def _parameters(fn) -> dict:
+    try:
+        return dict(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return {}
+
+
+def is_stepwise(objective) -> bool:
+    """True if ``objective`` takes ``r0`` and ``r1`` (the stepwise contract)."""
+    params = _parameters(objective)
+    return "r0" in params and "r1" in params
+
+
+def run_objective(objective, config: dict, r0: float, r1: float, metric: str,
+                  **context) -> Iterator[dict]:
+    """Run ``objective`` on ``config`` from ``r0`` to ``r1``, yielding normalized reports.
+
+    A plain function's float result is reported under ``metric``.
+    """
+    if is_stepwise(objective):
+        params = _parameters(objective)
+        accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        kwargs = {k: v for k, v in context.items() if accepts_any or k in params}
+        for report in objective(config, r0=r0, r1=r1, **kwargs):
+            yield normalize_report(report, metric, default_resource=r1)
+    else:
+        yield normalize_report(objective(config), metric, default_resource=1)
+
+
+def normalize_report(report, metric: str, default_resource: float = 1) -> dict:
+    """A report as a dict with ``resource``; a bare number becomes ``{metric: value}``."""
+    if isinstance(report, numbers.Real) and not isinstance(report, bool):
+        return {"resource": default_resource, metric: float(report)}
+    if not isinstance(report, Mapping):
+        raise TypeError(f"an objective must return a number or a dict of metrics, "
+                        f"got {type(report).__name__}: {report!r}")
+    out = dict(report)
+    out.setdefault("resource", default_resource)
+    return out
+
+
+def bad_metrics(report: Mapping, metrics) -> list[str]:
+    """Names of the ``metrics`` that are missing, non-numeric, NaN or infinite."""
+    bad = []
+    for name in metrics:
+        value = report.get(name)
+        if not (isinstance(value, numbers.Real) and math.isfinite(value)):
+            bad.append(f"{name}={value!r}")
+    return bad
+
+
+class Objective:
+    """Base class for objectives that know their space, metric and budget.
+
+    Subclasses set ``space``, ``metric``, ``mode`` and ``max_resource`` and
+    implement ``__call__(config, r0, r1, ...)`` as a generator of reports.
+    The tuner takes metric, mode and max_resource from here when the
+    scheduler does not set them.
+    """
+
+    space: dict
+    metric: str = "objective"
+    mode: str = "min"
+    max_resource: float = 1
+
+    def __call__(self, config, r0=0, r1=1):  # pragma: no cover - interface
+        raise NotImplementedError

@@ -1,0 +1,128 @@
+"""Thin renderers over the data views of :mod:`d2lhpo.results`.
+
+Every function takes data (DataFrames from ``Results``) and an optional
+matplotlib ``Axes``, draws, and returns the ``Axes``; tests check the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .results import Results, pareto_mask
+
+
+def set_style(svg: bool = True) -> None:
+    """The series' figure style, set once (rcParams only; SVG inline in notebooks)."""
+    mpl.rcParams.update({
+        "figure.figsize": (5.5, 3.5), "figure.dpi": 100, "savefig.dpi": 150,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
+        "grid.alpha": 0.3, "axes.titlesize": 11, "axes.labelsize": 10,
+        "legend.fontsize": 9, "legend.frameon": False, "font.size": 10,
+        "lines.linewidth": 1.8,
+    })
+    if svg:
+        try:
+            from matplotlib_inline.backend_inline import set_matplotlib_formats
+            set_matplotlib_formats("svg")
+        except Exception:  # not in IPython: nothing to set
+            pass
+
+
+def _ax(ax):
+    return ax if ax is not None else plt.subplots()[1]
+
+
+def plot_anytime(curves: Mapping[str, pd.DataFrame] | pd.DataFrame, ax=None, x: str = "time",
+                 log_y: bool = False, ylabel: str = "best value so far",
+                 xlabel: str | None = None):
+    """Anytime curves: median and quantile band per method (from ``aggregate_anytime``),
+    or plain best-so-far steps (from ``Results.anytime``)."""
+    ax = _ax(ax)
+    if isinstance(curves, pd.DataFrame):
+        curves = {"": curves}
+    for label, curve in curves.items():
+        if "median" in curve:
+            line, = ax.plot(curve[x], curve["median"], label=label or None, drawstyle="steps-post")
+            ax.fill_between(curve[x], curve["lower"], curve["upper"], step="post",
+                            color=line.get_color(), alpha=0.2, linewidth=0)
+        else:
+            ax.plot(curve[x], curve["best"], label=label or None, drawstyle="steps-post",
+                    marker=".", markersize=4)
+    ax.set_xlabel(xlabel or {"time": "time (s)", "n": "evaluations"}.get(x, x))
+    ax.set_ylabel(ylabel)
+    if log_y:
+        ax.set_yscale("log")
+    if any(curves):
+        ax.legend()
+    return ax
+
+
+def plot_pareto(points: pd.DataFrame, metrics: Sequence[str], modes: Sequence[str] | None = None,
+                ax=None, label: str | None = None, color=None):
+    """All points of two metrics, dominated ones greyed, the front as a staircase."""
+    ax = _ax(ax)
+    modes = list(modes or ["min", "min"])
+    values = points[list(metrics)].to_numpy(dtype=float)
+    signs = np.array([1.0 if m == "min" else -1.0 for m in modes])
+    mask = pareto_mask(values * signs)
+    ax.scatter(values[~mask, 0], values[~mask, 1], s=12, color="0.75", label="dominated")
+    front = values[mask][np.argsort(values[mask, 0])]
+    sc = ax.scatter(front[:, 0], front[:, 1], s=22, color=color, zorder=3,
+                    label=label or "Pareto front")
+    ax.plot(front[:, 0], front[:, 1], drawstyle="steps-post" if modes[1] == "min" else "steps-pre",
+            color=sc.get_facecolor()[0], alpha=0.7)
+    ax.set_xlabel(metrics[0])
+    ax.set_ylabel(metrics[1])
+    ax.legend()
+    return ax
+
+
+def plot_learning_curves(results: Results, metric: str | None = None, ax=None,
+                         max_trials: int | None = None, rungs: Sequence[float] = ()):
+    """One line per trial: the metric against the resource (e.g. epochs)."""
+    ax = _ax(ax)
+    metric = metric or results.metric
+    df = results.df[results.df["status"] != "failed"]
+    for i, (trial_id, g) in enumerate(df.groupby("trial_id")):
+        if max_trials is not None and i >= max_trials:
+            break
+        g = g.sort_values("resource")
+        ax.plot(g["resource"], g[metric], alpha=0.6, linewidth=1)
+    for r in rungs:
+        ax.axvline(r, color="0.5", linestyle=":", linewidth=1)
+    ax.set_xlabel("resource")
+    ax.set_ylabel(metric)
+    return ax
+
+
+def timeline(results: Results) -> pd.DataFrame:
+    """Which worker ran which trial when: one row per step (start, end, worker, trial, status)."""
+    df = results.df
+    if df.empty:
+        return pd.DataFrame(columns=["worker", "trial_id", "start", "end", "status"])
+    out = pd.DataFrame({"worker": df["worker"], "trial_id": df["trial_id"],
+                        "start": df["time"] - df["duration"], "end": df["time"],
+                        "status": df["status"]})
+    return out.sort_values(["worker", "start"]).reset_index(drop=True)
+
+
+def plot_timeline(results: Results, ax=None, max_time: float | None = None):
+    """Worker timelines: a bar per step, coloured by trial; white gaps are idle workers."""
+    ax = _ax(ax)
+    segments = timeline(results)
+    cmap = plt.get_cmap("tab20")
+    for row in segments.itertuples():
+        ax.barh(row.worker, row.end - row.start, left=row.start, height=0.8,
+                color=cmap(int(row.trial_id) % 20), edgecolor="white", linewidth=0.3)
+    ax.set_yticks(sorted(segments["worker"].unique()))
+    ax.set_ylabel("worker")
+    ax.set_xlabel("time (s)")
+    ax.invert_yaxis()
+    if max_time is not None:
+        ax.set_xlim(0, max_time)
+    return ax

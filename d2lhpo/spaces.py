@@ -1,0 +1,440 @@
+"""Search spaces: domains that sample, check membership and encode to [0, 1].
+
+A search space is a plain dict mapping hyperparameter names to domains (or to
+constants). Model-based searchers see every domain through its encoding, a
+point of the unit box: continuous values scaled (on a log scale where asked),
+integers relaxed to equal-width cells and rounded back, categoricals one-hot.
+
+Example:
+    >>> space = Space({"lr": loguniform(1e-4, 1e-1), "bs": choice([64, 128])})
+    >>> config = space.sample(np.random.default_rng(0))
+    >>> space.decode(space.encode(config)) == config
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+class Domain:
+    """A set of values one hyperparameter may take.
+
+    Construction never raises: a domain is checked, with the hyperparameter's
+    name in the message, when it is placed in a :class:`Space` (or on first use
+    on its own). ``dim`` is the length of its encoding.
+    """
+
+    dim = 1
+    _checked = False
+
+    def validate(self, name: str = "<unnamed>") -> None:
+        problem = self._problem()
+        if problem:
+            raise ValueError(f"hyperparameter {name!r}: {problem} (got {self!r})")
+        self._checked = True
+
+    def _problem(self) -> str | None:  # pragma: no cover - overridden
+        return None
+
+    def _ensure_checked(self):
+        if not self._checked:
+            self.validate()
+
+    def sample(self, rng: np.random.Generator):
+        raise NotImplementedError
+
+    def __contains__(self, value) -> bool:
+        raise NotImplementedError
+
+    def encode(self, value) -> np.ndarray:
+        raise NotImplementedError
+
+    def decode(self, x: np.ndarray):
+        raise NotImplementedError
+
+    def grid(self, n: int) -> list:
+        """At most ``n`` values spread evenly over the domain (all if fewer)."""
+        raise NotImplementedError
+
+
+def _bounds_problem(lower, upper, log: bool, integer: bool) -> str | None:
+    if not (_is_number(lower) and _is_number(upper)):
+        return "bounds must be numbers"
+    if not (math.isfinite(lower) and math.isfinite(upper)):
+        return "bounds must be finite"
+    if integer and (lower != int(lower) or upper != int(upper)):
+        return "integer bounds must be whole numbers"
+    if lower >= upper:
+        return f"lower bound {lower} must be smaller than upper bound {upper}"
+    if log and lower <= 0:
+        return f"a log scale needs positive bounds, lower bound is {lower}"
+    return None
+
+
+@dataclass(eq=True)
+class Float(Domain):
+    """Real values in [lower, upper], uniform on a linear or a log scale."""
+
+    lower: float
+    upper: float
+    log: bool = False
+
+    def _problem(self):
+        return _bounds_problem(self.lower, self.upper, self.log, integer=False)
+
+    def _scale(self, v):
+        return math.log(v) if self.log else v
+
+    def sample(self, rng):
+        self._ensure_checked()
+        lo, hi = self._scale(self.lower), self._scale(self.upper)
+        u = rng.uniform(lo, hi)
+        return float(min(max(math.exp(u) if self.log else u, self.lower), self.upper))
+
+    def __contains__(self, value):
+        return _is_number(value) and self.lower <= value <= self.upper
+
+    def encode(self, value):
+        lo, hi = self._scale(self.lower), self._scale(self.upper)
+        return np.array([(self._scale(value) - lo) / (hi - lo)])
+
+    def decode(self, x):
+        lo, hi = self._scale(self.lower), self._scale(self.upper)
+        u = lo + float(np.clip(x[0], 0.0, 1.0)) * (hi - lo)
+        return float(min(max(math.exp(u) if self.log else u, self.lower), self.upper))
+
+    def grid(self, n):
+        if n == 1:
+            return [self.decode(np.array([0.5]))]
+        return [self.decode(np.array([t])) for t in np.linspace(0, 1, n)]
+
+
+@dataclass(eq=True)
+class Integer(Domain):
+    """Whole numbers in [lower, upper], both ends included.
+
+    Encoded as equal-width cells of [0, 1] (on a log scale for ``log=True``,
+    where each integer v owns [v - 1/2, v + 1/2] in log space), so rounding a
+    relaxed value back always lands on a valid integer.
+    """
+
+    lower: int
+    upper: int
+    log: bool = False
+
+    def _problem(self):
+        problem = _bounds_problem(self.lower, self.upper, self.log, integer=True)
+        if problem is None and self.log and self.lower < 1:
+            return f"a log scale needs lower bound >= 1, lower bound is {self.lower}"
+        return problem
+
+    def _edges(self):
+        lo, hi = self.lower - 0.5, self.upper + 0.5
+        return (math.log(lo), math.log(hi)) if self.log else (lo, hi)
+
+    def sample(self, rng):
+        self._ensure_checked()
+        if not self.log:
+            return int(rng.integers(self.lower, self.upper, endpoint=True))
+        return self.decode(np.array([rng.uniform()]))
+
+    def __contains__(self, value):
+        return (_is_number(value) and float(value).is_integer()
+                and self.lower <= value <= self.upper)
+
+    def encode(self, value):
+        lo, hi = self._edges()
+        v = math.log(value) if self.log else value
+        return np.array([(v - lo) / (hi - lo)])
+
+    def decode(self, x):
+        lo, hi = self._edges()
+        u = lo + float(np.clip(x[0], 0.0, 1.0)) * (hi - lo)
+        v = round(math.exp(u)) if self.log else round(u)
+        return int(min(max(v, self.lower), self.upper))
+
+    def grid(self, n):
+        count = self.upper - self.lower + 1
+        if count <= n:
+            return list(range(self.lower, self.upper + 1))
+        t = np.linspace(0.5 / count, 1 - 0.5 / count, n)
+        return sorted({self.decode(np.array([v])) for v in t})
+
+
+@dataclass(eq=True)
+class FiniteRange(Domain):
+    """``size`` evenly spaced values from lower to upper (log-spaced if ``log``).
+
+    Encoded like an integer index, so a model sees one ordered dimension, not
+    ``size`` one-hot columns.
+    """
+
+    lower: float
+    upper: float
+    size: int
+    log: bool = False
+    cast_int: bool = False
+    values: tuple = field(init=False, repr=False, compare=False, default=())
+
+    def _problem(self):
+        problem = _bounds_problem(self.lower, self.upper, self.log, integer=False)
+        if problem:
+            return problem
+        if not isinstance(self.size, numbers.Integral) or self.size < 2:
+            return f"needs at least 2 values, size is {self.size}"
+        return None
+
+    def validate(self, name="<unnamed>"):
+        super().validate(name)
+        if self.log:
+            lo, hi = math.log(self.lower), math.log(self.upper)
+            grid = [math.exp(lo + i * (hi - lo) / (self.size - 1)) for i in range(self.size)]
+        else:
+            step = (self.upper - self.lower) / (self.size - 1)
+            grid = [self.lower + i * step for i in range(self.size)]
+        grid[0], grid[-1] = self.lower, self.upper
+        self.values = tuple(int(round(v)) if self.cast_int else float(v) for v in grid)
+        if self.cast_int and len(set(self.values)) < self.size:
+            raise ValueError(f"hyperparameter {name!r}: cast_int makes values repeat "
+                             f"(got {self!r})")
+
+    def _index(self, value):
+        for i, v in enumerate(self.values):
+            if v == value or math.isclose(v, value, rel_tol=1e-9, abs_tol=1e-12):
+                return i
+        return None
+
+    def sample(self, rng):
+        self._ensure_checked()
+        return self.values[int(rng.integers(self.size))]
+
+    def __contains__(self, value):
+        self._ensure_checked()
+        return _is_number(value) and self._index(value) is not None
+
+    def encode(self, value):
+        self._ensure_checked()
+        return np.array([(self._index(value) + 0.5) / self.size])
+
+    def decode(self, x):
+        self._ensure_checked()
+        i = min(int(float(np.clip(x[0], 0.0, 1.0)) * self.size), self.size - 1)
+        return self.values[i]
+
+    def grid(self, n):
+        self._ensure_checked()
+        if self.size <= n:
+            return list(self.values)
+        idx = np.unique(np.round(np.linspace(0, self.size - 1, n)).astype(int))
+        return [self.values[i] for i in idx]
+
+
+@dataclass(eq=True)
+class Categorical(Domain):
+    """One of a list of values; one-hot encoded (one dimension per value)."""
+
+    categories: tuple
+
+    def __post_init__(self):
+        self.categories = tuple(self.categories) if isinstance(
+            self.categories, Sequence) and not isinstance(self.categories, str) else self.categories
+
+    @property
+    def dim(self):
+        return len(self.categories)
+
+    def _problem(self):
+        if not isinstance(self.categories, tuple):
+            return "choices must be a list"
+        if len(self.categories) == 0:
+            return "choices must not be empty"
+        for a, b in itertools.combinations(self.categories, 2):
+            if a == b:
+                return f"duplicate choice {a!r}"
+        return None
+
+    def sample(self, rng):
+        self._ensure_checked()
+        return self.categories[int(rng.integers(len(self.categories)))]
+
+    def _index(self, value):
+        for i, c in enumerate(self.categories):
+            if c == value and type(c) is type(value):
+                return i
+        for i, c in enumerate(self.categories):
+            if c == value:
+                return i
+        return None
+
+    def __contains__(self, value):
+        return self._index(value) is not None
+
+    def encode(self, value):
+        x = np.zeros(len(self.categories))
+        x[self._index(value)] = 1.0
+        return x
+
+    def decode(self, x):
+        return self.categories[int(np.argmax(x))]
+
+    def grid(self, n):
+        return list(self.categories)
+
+
+def uniform(lower: float, upper: float) -> Float:
+    """Real values uniformly distributed in [lower, upper]."""
+    return Float(lower, upper)
+
+
+def loguniform(lower: float, upper: float) -> Float:
+    """Real values whose logarithm is uniform: as likely in [1e-4, 1e-3] as in [1e-2, 1e-1]."""
+    return Float(lower, upper, log=True)
+
+
+def randint(lower: int, upper: int) -> Integer:
+    """Integers in [lower, upper], both included."""
+    return Integer(lower, upper)
+
+
+def lograndint(lower: int, upper: int) -> Integer:
+    """Integers in [lower, upper], both included, uniform on a log scale."""
+    return Integer(lower, upper, log=True)
+
+
+def choice(categories: Sequence) -> Categorical:
+    """One of ``categories`` (unordered)."""
+    return Categorical(categories)
+
+
+def finrange(lower: float, upper: float, size: int, cast_int: bool = False) -> FiniteRange:
+    """``size`` evenly spaced values from lower to upper, both included."""
+    return FiniteRange(lower, upper, size, cast_int=cast_int)
+
+
+def logfinrange(lower: float, upper: float, size: int, cast_int: bool = False) -> FiniteRange:
+    """``size`` values from lower to upper, evenly spaced on a log scale."""
+    return FiniteRange(lower, upper, size, log=True, cast_int=cast_int)
+
+
+class Space(Mapping):
+    """A search space: hyperparameter names mapped to domains or constants.
+
+    Checks every domain on construction (errors name the hyperparameter),
+    samples whole configurations, checks configurations against the space,
+    and encodes them to points of [0, 1]^dim and back.
+
+    Args:
+        space: dict of name -> Domain, or name -> constant value.
+
+    Example:
+        >>> space = Space({"x": uniform(0, 1), "n": randint(1, 4), "epochs": 10})
+        >>> space.dim
+        2
+    """
+
+    def __init__(self, space: Mapping[str, Any]):
+        if isinstance(space, Space):
+            space = space._items
+        if not isinstance(space, Mapping):
+            raise ValueError(f"a search space must be a dict of name -> domain, got {space!r}")
+        self._items = dict(space)
+        for name, domain in self._items.items():
+            if not isinstance(name, str):
+                raise ValueError(f"hyperparameter names must be strings, got {name!r}")
+            if isinstance(domain, Domain):
+                domain.validate(name)
+        self.domains = {k: v for k, v in self._items.items() if isinstance(v, Domain)}
+        self.constants = {k: v for k, v in self._items.items() if not isinstance(v, Domain)}
+        self.slices = {}
+        start = 0
+        for name, domain in self.domains.items():
+            self.slices[name] = slice(start, start + domain.dim)
+            start += domain.dim
+        self.dim = start
+
+    def __getitem__(self, name):
+        return self._items[name]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def __repr__(self):
+        return f"Space({self._items!r})"
+
+    def sample(self, rng: np.random.Generator) -> dict:
+        """One configuration drawn at random (constants included)."""
+        config = {name: domain.sample(rng) for name, domain in self.domains.items()}
+        config.update(self.constants)
+        return {name: config[name] for name in self._items}
+
+    def check(self, config: Mapping) -> dict:
+        """Return ``config`` as a dict if it is a valid point of this space.
+
+        Raises:
+            ValueError: naming the hyperparameter for an unknown or missing key,
+                or a value outside its domain.
+        """
+        unknown = [k for k in config if k not in self._items]
+        if unknown:
+            raise ValueError(f"unknown hyperparameter {unknown[0]!r} = {config[unknown[0]]!r}; "
+                             f"the space has {list(self._items)}")
+        missing = [k for k in self.domains if k not in config]
+        if missing:
+            raise ValueError(f"hyperparameter {missing[0]!r} is missing from {dict(config)!r}")
+        for name, domain in self.domains.items():
+            if config[name] not in domain:
+                raise ValueError(f"hyperparameter {name!r}: value {config[name]!r} "
+                                 f"is not in {domain!r}")
+        for name, value in self.constants.items():
+            if name in config and config[name] != value:
+                raise ValueError(f"hyperparameter {name!r} is the constant {value!r}, "
+                                 f"got {config[name]!r}")
+        full = dict(self.constants)
+        full.update(config)
+        return {name: full[name] for name in self._items}
+
+    def encode(self, config: Mapping) -> np.ndarray:
+        """The point of [0, 1]^dim that stands for ``config``."""
+        if self.dim == 0:
+            return np.zeros(0)
+        return np.concatenate([d.encode(config[k]) for k, d in self.domains.items()])
+
+    def decode(self, x: np.ndarray) -> dict:
+        """The configuration a point of [0, 1]^dim stands for (rounded to valid values)."""
+        x = np.asarray(x, dtype=float)
+        if x.shape != (self.dim,):
+            raise ValueError(f"expected a vector of length {self.dim}, got shape {x.shape}")
+        config = {k: d.decode(x[self.slices[k]]) for k, d in self.domains.items()}
+        config.update(self.constants)
+        return {name: config[name] for name in self._items}
+
+    def grid(self, n: int) -> list[dict]:
+        """The Cartesian product of each domain's ``grid(n)``, in order."""
+        names = list(self.domains)
+        values = [self.domains[k].grid(n) for k in names]
+        configs = []
+        for combo in itertools.product(*values):
+            config = dict(zip(names, combo))
+            config.update(self.constants)
+            configs.append({name: config[name] for name in self._items})
+        return configs
+
+
+def config_key(config: Mapping) -> tuple:
+    """A hashable key for a configuration (for duplicate checks)."""
+    return tuple(sorted((k, repr(v)) for k, v in config.items()))
