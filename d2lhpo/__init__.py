@@ -13,7 +13,8 @@ from .backends import Backend, Event, ProcessBackend, SequentialBackend, Simulat
 from .plots import (plot_anytime, plot_learning_curves, plot_pareto, plot_timeline, set_style,
                     timeline)
 from .results import Results, aggregate_anytime, hypervolume_2d, pareto_mask
-from .schedulers import Decision, FIFOScheduler, Scheduler, Suggestion
+from .schedulers import (ASHA, Decision, FIFOScheduler, Hyperband, MedianStopping, Scheduler,
+                         SuccessiveHalving, Suggestion)
 from .searchers import GridSearcher, RandomSearcher, Searcher
 from .spaces import (Categorical, Domain, FiniteRange, Float, Integer, Space, choice, finrange,
                      logfinrange, loguniform, lograndint, randint, uniform)
@@ -27,7 +28,8 @@ __all__ = [
     "objectives", "Backend", "Event", "ProcessBackend", "SequentialBackend", "SimulatedBackend",
     "plot_anytime", "plot_learning_curves", "plot_pareto", "plot_timeline", "set_style",
     "timeline", "Results", "aggregate_anytime", "hypervolume_2d", "pareto_mask", "Decision",
-    "FIFOScheduler", "Scheduler", "Suggestion", "GridSearcher", "RandomSearcher", "Searcher",
+    "FIFOScheduler", "Scheduler", "Suggestion", "SuccessiveHalving", "Hyperband", "ASHA",
+    "MedianStopping", "GridSearcher", "RandomSearcher", "Searcher",
     "Categorical", "Domain", "FiniteRange", "Float", "Integer", "Space", "choice", "finrange",
     "logfinrange", "loguniform", "lograndint", "randint", "uniform", "Tuner",
 ]

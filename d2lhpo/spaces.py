@@ -100,7 +100,7 @@ class Float(Domain):
     def sample(self, rng):
         self._ensure_checked()
         lo, hi = self._scale(self.lower), self._scale(self.upper)
-        u = rng.uniform(lo, hi)
+        u = lo + (hi - lo) * rng.random()  # = rng.uniform(lo, hi), 5x faster on scalars
         return float(min(max(math.exp(u) if self.log else u, self.lower), self.upper))
 
     def __contains__(self, value):
@@ -379,6 +379,8 @@ class Space(Mapping):
     def sample(self, rng: np.random.Generator) -> dict:
         """One configuration drawn at random (constants included)."""
         config = {name: domain.sample(rng) for name, domain in self.domains.items()}
+        if not self.constants:
+            return config
         config.update(self.constants)
         return {name: config[name] for name in self._items}
 
@@ -436,5 +438,15 @@ class Space(Mapping):
 
 
 def config_key(config: Mapping) -> tuple:
-    """A hashable key for a configuration (for duplicate checks)."""
-    return tuple(sorted((k, repr(v)) for k, v in config.items()))
+    """A hashable key for a configuration (for duplicate checks).
+
+    Equal values make equal keys (3 and 3.0 are the same point of an integer
+    domain, as they are the same choice of a categorical); unhashable values
+    (lists) are keyed by their ``repr``.
+    """
+    key = tuple(sorted(config.items()))
+    try:
+        hash(key)
+    except TypeError:
+        key = tuple(sorted((k, repr(v)) for k, v in config.items()))
+    return key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -19,8 +20,18 @@ from .schedulers.base import Decision, Scheduler
 
 logger = logging.getLogger(__name__)
 
+
+
+def _dask_backend():
+    from .backends.dask import DaskBackend  # distributed takes a second to import
+    return DaskBackend()
+
+
 BACKENDS = {"sequential": SequentialBackend, "process": ProcessBackend,
-            "simulated": SimulatedBackend}
+            "simulated": SimulatedBackend, "dask": _dask_backend}
+
+
+_SEED_BLOCK = 1024
 
 
 class _TimeUp(Exception):
@@ -39,14 +50,25 @@ class Tuner:
             :mod:`d2lhpo.objectives.base`).
         scheduler: decides which trials run and for how long.
         backend: a :class:`Backend`, or ``"sequential"`` (default for one
-            worker), ``"process"`` (default for several) or ``"simulated"``.
+            worker), ``"process"`` (default for several), ``"simulated"`` or
+            ``"dask"`` (a local Dask cluster of ``n_workers`` processes).
         n_workers: trials that run at once.
         seed: makes the per-trial seeds given to the objective reproducible.
         metric, mode: override the objective's (the scheduler's win over both).
         constraints: metric names that must be <= 0 for a result to be feasible.
         journal: a ``.jsonl`` path; every row is appended and flushed as it
-            arrives, so an interrupted run can be loaded with ``Results.load``.
-        checkpoint_dir: where trials keep checkpoints (default: a temporary folder).
+            arrives, so an interrupted run can be loaded with ``Results.load``
+            or resumed. A journal that already holds rows raises ValueError
+            unless ``resume`` is True.
+        checkpoint_dir: where trials keep checkpoints (default: a temporary
+            folder). Give one to resume interrupted trials from their checkpoints.
+        resume: continue the run in ``journal`` (if it exists): its rows come
+            back into the results, the scheduler replays them (see
+            :meth:`Scheduler.restore`), new trial ids follow the highest one,
+            ``max_trials`` and ``max_time`` count the whole run, and trials it
+            left running start again first, from their checkpoint if there is
+            one, else from scratch (results already journaled are not recorded
+            twice).
         progress: show a ``tqdm`` progress bar.
 
     Example:
@@ -58,7 +80,7 @@ class Tuner:
     def __init__(self, objective, scheduler: Scheduler, backend: Backend | str | None = None,
                  n_workers: int = 1, seed: int | None = None, metric: str | None = None,
                  mode: str | None = None, constraints=(), journal=None,
-                 checkpoint_dir=None, progress: bool = True):
+                 checkpoint_dir=None, progress: bool = True, resume: bool = False):
         if not callable(objective):
             raise ValueError(f"objective must be callable, got {objective!r}")
         if not isinstance(scheduler, Scheduler):
@@ -83,10 +105,55 @@ class Tuner:
         self.progress = progress
         self.results = Results(self.metric, self.mode, scheduler.max_resource, self.constraints)
         self.trials: dict[int, dict] = {}
+        self._seed_blocks: dict[int, list[int]] = {}
+        self._next_id = 0
+        self._unfinished: list[int] = []  # trials a resumed run restarts first
+        if journal is not None and os.path.exists(journal) and os.path.getsize(journal) > 0:
+            if not resume:
+                raise ValueError(f"journal {str(journal)!r} already holds a run: pass "
+                                 f"resume=True to continue it, or give another path")
+            self._resume(Path(journal))
+
+    def _resume(self, path: Path):
+        """Load the journaled run at ``path`` and replay it into the scheduler."""
+        data = path.read_bytes()
+        whole = data.rfind(b"\n") + 1
+        if whole < len(data):  # the interruption cut the last line: appending would bury it
+            with path.open("r+b") as f:
+                f.truncate(whole)
+        if whole == 0:
+            return
+        old = Results.load(path)
+        if (old.metric, old.mode) != (self.metric, self.mode):
+            raise ValueError(f"journal {str(path)!r} tuned {old.metric!r} ({old.mode}), "
+                             f"not {self.metric!r} ({self.mode})")
+        rows: dict[int, list[dict]] = {}
+        for row in old.rows:
+            self.results.append(row)
+            rows.setdefault(row["trial_id"], []).append(row)
+        for trial_id, trial_rows in sorted(rows.items()):
+            last = trial_rows[-1]
+            config = {k[len(CONFIG_PREFIX):]: v for k, v in last.items()
+                      if k.startswith(CONFIG_PREFIX)}
+            self.trials[trial_id] = {"config": config, "resource": last["resource"],
+                                     "status": last["status"],
+                                     "seed": self._trial_seed(trial_id)}
+            self.scheduler.restore(trial_id, config, trial_rows)
+            if last["status"] == "running":
+                self._unfinished.append(trial_id)
+        self._next_id = max(rows, default=-1) + 1
+        logger.info("resuming %s: %d trials, %d to restart", path, len(rows),
+                    len(self._unfinished))
 
     def _trial_seed(self, trial_id):
-        entropy = [self.seed, trial_id] if self.seed is not None else None
-        return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+        # A SeedSequence costs more than a simulated trial: draw seeds 1024 at a time,
+        # each block a function of (seed, block), so trial i's seed depends on i only.
+        block, i = divmod(trial_id, _SEED_BLOCK)
+        if block not in self._seed_blocks:
+            entropy = [self.seed, block] if self.seed is not None else None
+            state = np.random.SeedSequence(entropy).generate_state(_SEED_BLOCK)
+            self._seed_blocks[block] = state.tolist()
+        return self._seed_blocks[block][i]
 
     def run(self, max_trials: int | None = None, max_time: float | None = None) -> Results:
         """Tune until ``max_trials`` trials were started and have ended, or until the
@@ -113,6 +180,8 @@ class Tuner:
                          unit="trial" if max_time is None else "s", disable=not self.progress,
                          bar_format=None if max_time is None else "{l_bar}{bar}| {n:.0f}/{total:.0f}s")
         self._running: set[int] = set()
+        # The backend's clock starts at 0; a continued run's clock goes on from its last row.
+        self._t0 = max((row["time"] for row in self.results.rows), default=0.0)
         self.backend.open(self.objective, self.n_workers, self.metric)
         try:
             while True:
@@ -120,6 +189,7 @@ class Tuner:
                 if not self._running:
                     break
                 for event in self.backend.wait():
+                    event.time += self._t0
                     if max_time is not None and event.time > max_time:
                         raise _TimeUp
                     self._handle(event)
@@ -143,9 +213,16 @@ class Tuner:
         while self.backend.n_free() > 0:
             if self.max_trials is not None and len(self.trials) >= self.max_trials:
                 return
-            if self.max_time is not None and self.backend.now() >= self.max_time:
+            if self.max_time is not None and self._t0 + self.backend.now() >= self.max_time:
                 return
-            trial_id = len(self.trials)
+            if self._unfinished:  # left running by an interrupted run
+                trial_id = self._unfinished.pop(0)
+                trial = self.trials[trial_id]
+                trial["replayed"] = trial["resource"]
+                r0 = trial["resource"] if os.path.exists(self._checkpoint(trial_id)) else 0
+                self._launch(trial_id, trial["config"], r0, self.scheduler.max_resource, 0.0)
+                continue
+            trial_id = self._next_id
             t0 = time.perf_counter()
             suggestion = self.scheduler.suggest(trial_id)
             decision_time = time.perf_counter() - t0
@@ -159,13 +236,20 @@ class Tuner:
                 trial = self.trials[trial_id] = {"config": suggestion.config, "resource": 0,
                                                  "seed": self._trial_seed(trial_id)}
                 r0 = 0
+                self._next_id += 1
                 if self.max_time is None:
                     self._bar.update(1)
-            trial["status"] = "running"
-            context = {"seed": trial["seed"], "checkpoint": str(self._ckpt / f"trial_{trial_id}")}
-            self._running.add(trial_id)
-            self.backend.start(trial_id, suggestion.config, r0, suggestion.resource, context,
-                               delay=decision_time)
+            self._launch(trial_id, suggestion.config, r0, suggestion.resource, decision_time)
+
+    def _checkpoint(self, trial_id):
+        return os.path.join(self._ckpt, f"trial_{trial_id}")
+
+    def _launch(self, trial_id, config, r0, r1, delay):
+        trial = self.trials[trial_id]
+        trial["status"] = "running"
+        context = {"seed": trial["seed"], "checkpoint": self._checkpoint(trial_id)}
+        self._running.add(trial_id)
+        self.backend.start(trial_id, config, r0, r1, context, delay=delay)
 
     def _record(self, event, status, report=None, error=None):
         trial = self.trials[event.trial_id]
@@ -186,6 +270,9 @@ class Tuner:
         trial = self.trials[trial_id]
         if event.kind == "result":
             report = event.report
+            if report["resource"] <= trial.get("replayed", -1):  # journaled before a resume
+                self.backend.decide(trial_id, True)
+                return
             bad = bad_metrics(report, [self.metric, *self.constraints])
             if bad:
                 self._fail(event, f"bad metric value: {', '.join(bad)}", report)

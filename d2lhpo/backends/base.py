@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..objectives.base import CallSpec
+
 
 @dataclass
 class Event:
@@ -36,6 +38,7 @@ class Backend:
 
     def open(self, objective, n_workers: int, metric: str) -> None:
         self.objective, self.n_workers, self.metric = objective, n_workers, metric
+        self.spec = CallSpec.of(objective)  # for run_objective, read once per run
 
     def start(self, trial_id: int, config: dict, r0: float, r1: float,
               context: dict, delay: float = 0.0) -> None:

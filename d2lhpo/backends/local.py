@@ -29,7 +29,7 @@ class SequentialBackend(Backend):
 
     def start(self, trial_id, config, r0, r1, context, delay=0.0):
         self._trial = (trial_id, run_objective(self.objective, config, r0, r1, self.metric,
-                                               **context))
+                                               self.spec, **context))
 
     def n_free(self):
         return 0 if self._trial else 1
@@ -68,11 +68,11 @@ def _init_worker(threads: int):
         os.environ[var] = str(threads)
 
 
-def _run_trial(objective, trial_id, config, r0, r1, metric, context, events, decisions):
+def _run_trial(objective, spec, trial_id, config, r0, r1, metric, context, events, decisions):
     """Runs in a worker process: one report at a time, waiting for the decision."""
     worker = os.getpid()
     try:
-        it = run_objective(objective, config, r0, r1, metric, **context)
+        it = run_objective(objective, config, r0, r1, metric, spec, **context)
         while True:
             t = time.perf_counter()
             try:
@@ -124,7 +124,7 @@ class ProcessBackend(Backend):
         decisions = self._manager.Queue()
         self._decisions[trial_id] = decisions
         self._futures[trial_id] = self._pool.submit(
-            _run_trial, self.objective, trial_id, config, r0, r1, self.metric, context,
+            _run_trial, self.objective, self.spec, trial_id, config, r0, r1, self.metric, context,
             self._events, decisions)
 
     def n_free(self):

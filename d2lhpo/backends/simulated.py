@@ -40,7 +40,8 @@ class SimulatedBackend(Backend):
     def start(self, trial_id, config, r0, r1, context, delay=0.0):
         worker = min(self._free)
         self._free.remove(worker)
-        it = run_objective(self.objective, config, r0, r1, self.metric, **context)
+        it = run_objective(self.objective, config, r0, r1, self.metric, self.spec,
+                           **context)
         self._trials[trial_id] = (it, worker)
         self._advance(trial_id, self.clock + (delay if self.charge_decisions else 0.0))
 

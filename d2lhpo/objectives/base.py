@@ -24,6 +24,7 @@ import inspect
 import math
 import numbers
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 CONTEXT_KEYS = ("seed", "checkpoint")
 
@@ -35,22 +36,45 @@ def _parameters(fn) -> dict:
         return {}
 
 
+@dataclass(frozen=True)
+class CallSpec:
+    """How to call an objective, read once from its signature.
+
+    Backends build one per run (``inspect.signature`` costs more than a
+    simulated trial) and pass it to :func:`run_objective`.
+
+    Args:
+        stepwise: the objective takes ``r0`` and ``r1``.
+        takes: the parameter names it has, or None if it takes ``**kwargs``.
+    """
+
+    stepwise: bool
+    takes: frozenset | None = None
+
+    @classmethod
+    def of(cls, objective) -> "CallSpec":
+        params = _parameters(objective)
+        stepwise = "r0" in params and "r1" in params
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return cls(stepwise, None)
+        return cls(stepwise, frozenset(params))
+
+
 def is_stepwise(objective) -> bool:
     """True if ``objective`` takes ``r0`` and ``r1`` (the stepwise contract)."""
-    params = _parameters(objective)
-    return "r0" in params and "r1" in params
+    return CallSpec.of(objective).stepwise
 
 
 def run_objective(objective, config: dict, r0: float, r1: float, metric: str,
-                  **context) -> Iterator[dict]:
+                  spec: CallSpec | None = None, **context) -> Iterator[dict]:
     """Run ``objective`` on ``config`` from ``r0`` to ``r1``, yielding normalized reports.
 
-    A plain function's float result is reported under ``metric``.
+    A plain function's float result is reported under ``metric``. ``spec``
+    is ``CallSpec.of(objective)``, computed here when not given.
     """
-    if is_stepwise(objective):
-        params = _parameters(objective)
-        accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        kwargs = {k: v for k, v in context.items() if accepts_any or k in params}
+    spec = spec or CallSpec.of(objective)
+    if spec.stepwise:
+        kwargs = {k: v for k, v in context.items() if spec.takes is None or k in spec.takes}
         for report in objective(config, r0=r0, r1=r1, **kwargs):
             yield normalize_report(report, metric, default_resource=r1)
     else:
@@ -59,6 +83,10 @@ def run_objective(objective, config: dict, r0: float, r1: float, metric: str,
 
 def normalize_report(report, metric: str, default_resource: float = 1) -> dict:
     """A report as a dict with ``resource``; a bare number becomes ``{metric: value}``."""
+    if isinstance(report, dict):  # the usual case, checked first: ABC checks are slow
+        out = dict(report)
+        out.setdefault("resource", default_resource)
+        return out
     if isinstance(report, numbers.Real) and not isinstance(report, bool):
         return {"resource": default_resource, metric: float(report)}
     if not isinstance(report, Mapping):
@@ -74,7 +102,8 @@ def bad_metrics(report: Mapping, metrics) -> list[str]:
     bad = []
     for name in metrics:
         value = report.get(name)
-        if not (isinstance(value, numbers.Real) and math.isfinite(value)):
+        number = isinstance(value, float) or isinstance(value, numbers.Real)  # float: fast
+        if not (number and math.isfinite(value)):
             bad.append(f"{name}={value!r}")
     return bad
 

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from ..results import BASE_COLUMNS, CONFIG_PREFIX
 from ..searchers.base import Searcher, _check_mode
 
 
@@ -92,3 +93,27 @@ class Scheduler:
     def on_error(self, trial_id: int) -> None:
         if trial_id in self.configs:
             self.searcher.evaluation_failed(self.configs[trial_id])
+
+    def restore(self, trial_id: int, config: dict, rows: list[dict]) -> None:
+        """Replay a trial of an interrupted run (the tuner calls it when resuming).
+
+        ``rows`` are the trial's journaled rows in order (see
+        :class:`~d2lhpo.results.Results`; ``status`` is the trial's state after
+        each). The default replays what the searcher saw: the configuration
+        was suggested, then, if the trial ended, observed (completed) or
+        dropped (stopped, failed). The tuner restarts trials left running,
+        whose results reach ``on_result`` again; paused trials stay paused.
+        Schedulers with rungs override this to rebuild them from ``rows`` (and
+        may resume paused trials from ``suggest``).
+        """
+        self.configs[trial_id] = config
+        self.searcher.register_pending(config)
+        last = rows[-1]
+        if last["status"] == "completed":
+            self.searcher.remove_pending(config)
+            self.searcher.observe(config, {k: v for k, v in last.items() if k == "resource" or (
+                k not in BASE_COLUMNS and k != "error" and not k.startswith(CONFIG_PREFIX))})
+        elif last["status"] == "failed":
+            self.searcher.evaluation_failed(config)
+        elif last["status"] == "stopped":
+            self.searcher.remove_pending(config)

@@ -27,16 +27,26 @@ class RandomSearcher(Searcher):
         super().__init__(space, metric, mode, seed, points_to_evaluate)
         self.max_retries = max_retries
         self._seen: set[tuple] = set()
+        self._replayed = 0
 
-    def suggest(self):
-        config = super().suggest()
-        if config is not None:
-            self._seen.add(config_key(config))
+    def _complete(self, point):
+        config = super()._complete(point)
+        self._seen.add(config_key(config))
         return config
 
+    def register_pending(self, config):
+        super().register_pending(config)
+        key = config_key(config)
+        if key not in self._seen:  # not drawn here: a trial replayed from a journal
+            self._seen.add(key)
+            self._replayed += 1
+
     def _suggest(self):
-        for _ in range(self.max_retries):
+        # A resumed run with the same seed draws its replayed configs again first.
+        for _ in range(self.max_retries + self._replayed):
             config = self.space.sample(self.rng)
-            if config_key(config) not in self._seen:
+            key = config_key(config)
+            if key not in self._seen:
+                self._seen.add(key)
                 return config
         return None

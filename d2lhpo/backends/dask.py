@@ -1,0 +1,252 @@
+"""Trials on a Dask cluster: a laptop's cores or many machines, the same code."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import pickle
+import time
+import traceback
+import uuid
+
+import distributed
+
+from ..objectives.base import run_objective
+from .base import Backend, Event
+
+logger = logging.getLogger(__name__)
+
+
+# A worker waiting for a decision looks this often whether the tuner is still there
+# (a Queue.get that times out logs an error on the scheduler, dask/distributed#2855,
+# so the tuner itself never polls).
+_ABANDON_CHECK = 60.0
+
+
+def _abandoned() -> bool:
+    """True when the client no longer wants this task (it closed, or the run ended)."""
+    worker = distributed.get_worker()
+    ts = worker.state.tasks.get(worker.get_current_task())
+    return ts is None or ts.state == "cancelled"
+
+
+def _decision(decisions, attempt: str) -> bool:
+    """Wait on a worker for the tuner's answer to this attempt's last report."""
+    while True:
+        try:
+            target, go_on = decisions.get(timeout=_ABANDON_CHECK)
+        except TimeoutError:
+            if _abandoned():
+                return False
+            continue
+        if target == attempt:  # others answered an attempt whose worker died
+            return bool(go_on)
+
+
+def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_name,
+               decisions_name):
+    """Runs on a Dask worker: one report at a time, waiting for the decision after each."""
+    worker = distributed.get_worker()
+    attempt = uuid.uuid4().hex  # the scheduler re-runs this task if its worker dies
+    events = distributed.Queue(events_name)
+    decisions = distributed.Queue(decisions_name)
+
+    def send(kind, report=None, duration=0.0, error=None):
+        # Pickled: reports may hold numpy numbers, which msgpack cannot encode.
+        events.put(pickle.dumps((kind, run, attempt, worker.name, report, duration, error)))
+
+    try:
+        it = run_objective(objective, config, r0, r1, metric, spec, **context)
+        while True:
+            t = time.perf_counter()
+            try:
+                report = next(it)
+            except StopIteration:
+                send("done")
+                return
+            send("result", report, time.perf_counter() - t)
+            if not _decision(decisions, attempt):
+                it.close()
+                return
+    except Exception:
+        send("failed", error=traceback.format_exc(limit=-3))
+    finally:
+        events.close()
+        decisions.close()
+
+
+class DaskBackend(Backend):
+    """Runs trials on a Dask ``distributed`` cluster, one trial per worker thread.
+
+    Each trial is one Dask task. It streams every report to the tuner through a
+    ``distributed.Queue`` and then waits on a second, per-trial queue for the
+    scheduler's decision, so a trial that ASHA stops does not start another
+    epoch and its worker takes the next trial at once. Queues (not Pub/Sub,
+    which drops messages nobody listens to yet, nor a ``Variable``, which keeps
+    only the last value) live on the scheduler and hand each message over once,
+    in order, even when the worker that sent it has died since.
+
+    If a worker dies mid-trial, Dask's scheduler runs the task again on another
+    worker (up to its ``allowed-failures`` setting; ``worker_retries`` for the
+    cluster this backend starts). The new attempt starts the trial over from
+    ``r0``; the reports it repeats are answered "continue" without reaching the
+    tuner, so no result is counted twice. Once the retries are used up, the
+    trial fails with the error ``"worker died: ..."`` and tuning goes on.
+
+    Checkpoints: the tuner gives each trial a file path under its
+    ``checkpoint_dir``. On a local cluster every worker sees that path; on a
+    real cluster pass ``Tuner(..., checkpoint_dir=...)`` a folder on a
+    filesystem all workers share (NFS, Lustre, a mounted bucket), or a paused
+    trial cannot be resumed on another machine.
+
+    Args:
+        client: a ``distributed.Client``; the tuner uses all its workers' threads
+            (``n_workers`` of the tuner is then ignored). None: start a
+            ``LocalCluster`` on this machine, bound to 127.0.0.1, and close it
+            at the end of the run.
+        n_workers: worker processes of that local cluster (one thread each;
+            default: the tuner's ``n_workers``).
+        worker_retries: times the local cluster re-runs a trial whose worker died.
+        dashboard_address: the local cluster's dashboard, e.g. ``"127.0.0.1:8787"``
+            (default: none).
+
+    Example:
+        >>> client = distributed.Client("tcp://scheduler:8786")
+        >>> tuner = hpo.Tuner(objective, hpo.ASHA(searcher), backend=DaskBackend(client),
+        ...                   checkpoint_dir="/shared/ckpt")
+    """
+
+    def __init__(self, client: distributed.Client | None = None, n_workers: int | None = None,
+                 worker_retries: int = 1, dashboard_address: str | None = None):
+        if client is not None and not isinstance(client, distributed.Client):
+            raise ValueError(f"client must be a distributed.Client, got {client!r}")
+        if n_workers is not None and (not isinstance(n_workers, int) or n_workers < 1):
+            raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
+        if not isinstance(worker_retries, int) or worker_retries < 0:
+            raise ValueError(f"worker_retries must be an integer >= 0, got {worker_retries!r}")
+        self.client, self._own = client, client is None
+        self.local_workers, self.worker_retries = n_workers, worker_retries
+        self.dashboard_address = dashboard_address
+
+    def open(self, objective, n_workers, metric):
+        if self._own:
+            cluster = distributed.LocalCluster(
+                n_workers=self.local_workers or n_workers, threads_per_worker=1,
+                processes=True, host="127.0.0.1", dashboard_address=self.dashboard_address,
+                silence_logs=logging.ERROR,
+                scheduler_kwargs={"allowed_failures": self.worker_retries})
+            self.client = distributed.Client(cluster, set_as_default=False)
+        super().open(objective, sum(self.client.nthreads().values()), metric)
+        self._name = f"d2lhpo-{uuid.uuid4().hex[:8]}"
+        self._events = distributed.Queue(f"{self._name}-events", client=self.client)
+        self._seq = itertools.count()
+        self._runs: dict[int, dict] = {}    # run (one start call) -> its task and state
+        self._active: dict[int, int] = {}   # trial_id -> run, while the trial holds a worker
+        self._workers: dict = {}            # worker name -> index (kept across restarts)
+        self._closing = False
+        self._t0 = time.perf_counter()
+
+    def start(self, trial_id, config, r0, r1, context, delay=0.0):
+        run = next(self._seq)
+        name = f"{self._name}-run{run}"
+        decisions = distributed.Queue(name, client=self.client)
+        future = self.client.submit(
+            _run_trial, self.objective, self.spec, run, config, r0, r1, self.metric, context,
+            self._events.name, name, key=f"{name}-trial{trial_id}", pure=False)
+        self._runs[run] = {"trial_id": trial_id, "future": future, "decisions": decisions,
+                           "attempt": None, "old": set(), "reports": 0, "replay": 0}
+        self._active[trial_id] = run
+        future.add_done_callback(lambda f: self._on_task_end(run, f))
+
+    def _on_task_end(self, run, future):
+        """In a client thread: a task that erred (its workers died) cannot report it itself."""
+        if future.status != "error" or self._closing:
+            return
+        exc = future.exception()
+        if isinstance(exc, distributed.KilledWorker):
+            error = f"worker died: {exc}"
+        else:
+            error = f"the Dask task failed: {exc!r}"
+        self._events.put(pickle.dumps(("crashed", run, None, None, None, 0.0, error)))
+
+    def n_free(self):
+        return self.n_workers - len(self._active)
+
+    def wait(self):
+        event = None
+        while event is None:  # one message per call: a batch get costs a round trip more
+            event = self._on_message(*pickle.loads(self._events.get()))  # blocks
+            self._forget_finished()
+        return [event]
+
+    def _on_message(self, kind, run, attempt, worker, report, duration, error):
+        info = self._runs.get(run)
+        if info is None:
+            return None
+        trial_id = info["trial_id"]
+        live = self._active.get(trial_id) == run
+        if kind == "crashed":
+            if not live:
+                return None
+            del self._active[trial_id]
+            return Event("failed", trial_id, self.now(), -1, error=error)
+        if attempt != info["attempt"]:
+            if attempt in info["old"]:  # a worker thought dead spoke up: let it end
+                return self._answer(info, kind, attempt, False)
+            if info["attempt"] is not None:  # Dask re-ran the task: its worker died
+                logger.warning("trial %d: its worker died; retrying it on worker %s",
+                               trial_id, worker)
+                info["old"].add(info["attempt"])
+                info["replay"] = info["reports"]
+            info["attempt"] = attempt
+        if not live:  # the trial ended already (a retry of a stopped trial)
+            return self._answer(info, kind, attempt, False)
+        if kind == "result" and info["replay"] > 0:  # the dead attempt reported it already
+            info["replay"] -= 1
+            return self._answer(info, kind, attempt, True)
+        if kind == "result":
+            info["reports"] += 1
+        else:
+            del self._active[trial_id]
+        index = self._workers.setdefault(worker, len(self._workers))
+        return Event(kind, trial_id, self.now(), index, report or {}, duration, error)
+
+    def _answer(self, info, kind, attempt, go_on):
+        """Decide for the backend itself (no event); only reports wait for an answer."""
+        if kind == "result":
+            info["decisions"].put([attempt, go_on])
+
+    def _forget_finished(self):
+        for run, info in list(self._runs.items()):
+            if info["future"].done() and self._active.get(info["trial_id"]) != run:
+                info["decisions"].close()
+                del self._runs[run]
+
+    def decide(self, trial_id, go_on):
+        run = self._active.get(trial_id)
+        if run is None:
+            return
+        info = self._runs[run]
+        info["decisions"].put([info["attempt"], bool(go_on)])
+        if not go_on:
+            del self._active[trial_id]
+
+    def now(self):
+        return time.perf_counter() - self._t0
+
+    def close(self):
+        for trial_id in list(self._active):
+            self.decide(trial_id, False)
+        self._closing = True
+        futures = [info["future"] for info in self._runs.values()]
+        if futures:  # a stopped trial ends after its step; nobody waits for it
+            self.client.cancel(futures)
+        for info in self._runs.values():
+            info["decisions"].close()
+        self._runs.clear()
+        self._events.close()
+        if self._own:
+            cluster = self.client.cluster
+            self.client.close()
+            cluster.close()
+            self.client = None

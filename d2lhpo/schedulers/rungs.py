@@ -1,0 +1,145 @@
+"""The arithmetic of multi-fidelity scheduling: rung levels, brackets, promotion.
+
+Pure functions shared by successive halving, Hyperband and ASHA. A *rung* is a
+resource level (say, an epoch) at which trials are compared; a *bracket* is a
+plan ``[(n_0, r_0), (n_1, r_1), ...]``: run ``n_0`` configurations to ``r_0``,
+keep the best ``n_1`` of them and run those to ``r_1``, and so on.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+
+def check_resource(name, value, low=0.0) -> None:
+    """``value`` must be a finite number > ``low``; the error names ``name``."""
+    if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value) and value > low):
+        raise ValueError(f"{name} must be a number > {low:g}, got {value!r}")
+
+
+def check_eta(eta) -> None:
+    """``eta`` (the reduction factor) must be a number >= 2."""
+    if not (isinstance(eta, numbers.Real) and not isinstance(eta, bool)
+            and math.isfinite(eta) and eta >= 2):
+        raise ValueError(f"eta must be a number >= 2, got {eta!r}")
+
+
+def rung_levels(min_resource, max_resource, eta) -> list:
+    """The resources at which trials are compared: ``min_resource * eta**k`` below
+    ``max_resource``, then ``max_resource`` itself as the last rung.
+
+    Example: ``rung_levels(1, 81, 3) == [1, 3, 9, 27, 81]`` and
+    ``rung_levels(1, 100, 3) == [1, 3, 9, 27, 81, 100]``.
+
+    Args:
+        min_resource: the lowest rung (grace period); must be > 0.
+        max_resource: full fidelity, the last rung; must exceed ``min_resource``.
+        eta: reduction factor, >= 2.
+    """
+    check_eta(eta)
+    check_resource("min_resource", min_resource)
+    check_resource("max_resource", max_resource)
+    if min_resource >= max_resource:
+        raise ValueError(f"min_resource must be < max_resource, got min_resource="
+                         f"{min_resource!r} and max_resource={max_resource!r}")
+    levels, k = [], 0
+    while min_resource * eta**k < max_resource:
+        levels.append(min_resource * eta**k)
+        k += 1
+    return levels + [max_resource]
+
+
+def halving_plan(n, levels, eta) -> list[tuple[int, float]]:
+    """One successive-halving bracket: ``n`` configurations at ``levels[0]``, and
+    ``floor(n / eta**i)`` (at least one) at ``levels[i]``.
+
+    Args:
+        n: configurations at the lowest rung of the bracket.
+        levels: the bracket's rung levels, increasing.
+        eta: reduction factor.
+    """
+    if not (isinstance(n, numbers.Integral) and n >= 1):
+        raise ValueError(f"n (configurations at the lowest rung) must be a positive "
+                         f"integer, got {n!r}")
+    # n / eta**i is exact whenever the quotient is an integer, so floor is safe
+    return [(max(1, math.floor(n / eta**i)), r) for i, r in enumerate(levels)]
+
+
+def hyperband_brackets(max_resource, eta, min_resource=1) -> list[list[tuple[int, float]]]:
+    """Hyperband's brackets (Li et al., JMLR 2018, Algorithm 1), most aggressive first.
+
+    Bracket ``s = s_max, ..., 0`` starts ``n = ceil((s_max + 1) / (s + 1) * eta**s)``
+    configurations at ``r = R * eta**-s`` and halves them up to ``R``. The rung
+    levels are those of :func:`rung_levels`, so ``s_max + 1`` is their number;
+    when ``max_resource = min_resource * eta**k`` this is exactly the paper's.
+
+    Example: ``hyperband_brackets(81, 3)[0] == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]``.
+
+    Args:
+        max_resource, eta, min_resource: see :func:`rung_levels`.
+    """
+    levels = rung_levels(min_resource, max_resource, eta)
+    s_max = len(levels) - 1
+    brackets = []
+    for s in range(s_max, -1, -1):
+        # numerator first: (s_max + 1) * eta**s / (s + 1) is exact when it is an integer
+        n = math.ceil((s_max + 1) * eta**s / (s + 1))
+        brackets.append(halving_plan(n, levels[s_max - s:], eta))
+    return brackets
+
+
+def top_k(values, k, mode="min") -> list[int]:
+    """Indices of the ``k`` best ``values`` (ties: the earlier one first), best first."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(values if mode == "min" else -values, kind="stable")
+    return [int(i) for i in order[:max(0, k)]]
+
+
+def n_promotable(n_recorded, eta, at_least_one=False) -> int:
+    """How many of the ``n_recorded`` results at a rung are in its top ``1/eta``.
+
+    ``at_least_one``: count the best as promotable even when fewer than ``eta``
+    results are in (ASHA's stopping variant: stopping is final, so the first
+    trials at a rung go on if they are the best so far, as in Optuna).
+    """
+    n = int(n_recorded // eta)
+    return max(n, 1) if at_least_one and n_recorded else n
+
+
+def is_promotable(value, values, eta, mode="min", at_least_one=False) -> bool:
+    """Is ``value`` in the top ``1/eta`` of ``values`` (the results recorded at its
+    rung, ``value`` included)? Ties count in its favour.
+
+    Args:
+        value: the trial's result at the rung.
+        values: every result recorded at the rung so far.
+        eta: reduction factor.
+        mode: ``"min"`` or ``"max"``.
+        at_least_one: see :func:`n_promotable`.
+    """
+    values = np.asarray(values, dtype=float)
+    n_better = np.count_nonzero(values < value if mode == "min" else values > value)
+    return bool(n_better < n_promotable(len(values), eta, at_least_one))
+
+
+def skipped_rung(previous, resource, levels):
+    """The first rung level strictly between ``previous`` and ``resource``, or None."""
+    for level in levels:
+        if previous < level < resource:
+            return level
+    return None
+
+
+def check_reported(trial_id, previous, resource, levels) -> None:
+    """Raise if a trial went from ``previous`` to ``resource`` past a rung without
+    reporting there: the scheduler would never see it at that rung."""
+    level = skipped_rung(previous, resource, levels)
+    if level is not None:
+        raise ValueError(
+            f"trial {trial_id} reported resource {resource!r} after {previous!r}, skipping "
+            f"the rung at resource {level!r} (rung levels {list(levels)}): the objective "
+            f"must report a result at every rung level")

@@ -1,0 +1,102 @@
+"""Acquisition functions: how much a point is worth evaluating, given the GP's belief.
+
+Each takes the posterior ``mean`` and ``std`` of the objective (to be
+minimized) at candidate points. With ``grad=True`` a function also returns
+its derivatives with respect to ``mean`` and ``std``, which the chain rule
+turns into a gradient in the input space.
+
+Expected improvement over the best value ``best`` so far is
+``EI = std * h(z)`` with ``z = (best - mean) / std`` and
+``h(z) = phi(z) + z Phi(z)``. Far from the incumbent (z << 0) EI underflows
+to 0 and gives an optimizer no slope, so we maximize ``log EI`` computed in a
+stable way (Ament et al., "Unexpected improvements to expected improvement
+for Bayesian optimization", NeurIPS 2023).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import erfcx, log_ndtr, ndtr
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_LOG_SQRT_PI_2 = 0.5 * math.log(math.pi / 2)
+_Z_ASYMPTOTIC = -1.0 / math.sqrt(np.finfo(float).eps)   # below: h(z) ~ phi(z) / z^2
+
+
+def _log1mexp(a):
+    """log(1 - exp(a)) for a < 0, accurate for a near 0 and for a << 0."""
+    a = np.asarray(a, dtype=float)
+    return np.where(a > -math.log(2), np.log(-np.expm1(np.minimum(a, -1e-300))),
+                    np.log1p(-np.exp(np.minimum(a, -math.log(2)))))
+
+
+def log_h(z):
+    """log(phi(z) + z Phi(z)), finite for every finite z.
+
+    For z > -1 directly; below, with the scaled complementary error function
+    erfcx, h(z) = phi(z) (1 - |z| sqrt(pi/2) erfcx(-z / sqrt 2)); below
+    -1/sqrt(eps) the asymptote h(z) ~ phi(z) / z^2.
+    """
+    z = np.asarray(z, dtype=float)
+    direct = np.log(np.maximum(np.exp(-0.5 * z ** 2) / math.sqrt(2 * math.pi) + z * ndtr(z),
+                               1e-300))
+    zm = np.minimum(z, -1.0)   # keeps the branches not taken free of warnings
+    tail = -0.5 * zm ** 2 - _LOG_SQRT_2PI + _log1mexp(
+        np.log(erfcx(-zm / math.sqrt(2)) * np.abs(zm)) + _LOG_SQRT_PI_2)
+    far = -0.5 * zm ** 2 - _LOG_SQRT_2PI - 2 * np.log(np.abs(zm))
+    return np.where(z > -1, direct, np.where(z > _Z_ASYMPTOTIC, tail, far))
+
+
+def expected_improvement(mean, std, best):
+    """E[max(best - f, 0)] for f ~ N(mean, std^2) (minimization)."""
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    z = (best - mean) / std
+    return std * (np.exp(-0.5 * z ** 2) / math.sqrt(2 * math.pi) + z * ndtr(z))
+
+
+def log_expected_improvement(mean, std, best, grad: bool = False):
+    """log EI = log std + log h(z), z = (best - mean) / std; finite far below ``best``.
+
+    With ``grad``, returns ``(value, d/dmean, d/dstd)``, using h'(z) = Phi(z).
+    """
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    z = (best - mean) / std
+    value = np.log(std) + log_h(z)
+    if not grad:
+        return value
+    dz = np.exp(log_ndtr(z) - log_h(z))        # d log h / dz = Phi(z) / h(z)
+    return value, -dz / std, 1.0 / std - dz * z / std
+
+
+def lower_confidence_bound(mean, std, beta: float = 2.0, grad: bool = False):
+    """mean - beta * std: optimistic for minimization (smaller is more promising).
+
+    With ``grad``, returns ``(value, d/dmean, d/dstd)``.
+    """
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    value = mean - beta * std
+    if not grad:
+        return value
+    return value, np.ones_like(value), np.full_like(value, -beta)
+
+
+def probability_of_feasibility(mean, std, threshold: float = 0.0):
+    """P(c <= threshold) for c ~ N(mean, std^2): the chance a constraint holds."""
+    return ndtr((threshold - np.asarray(mean, dtype=float)) / np.asarray(std, dtype=float))
+
+
+def log_probability_of_feasibility(mean, std, threshold: float = 0.0, grad: bool = False):
+    """log P(c <= threshold), finite deep in the infeasible region.
+
+    With ``grad``, returns ``(value, d/dmean, d/dstd)``.
+    """
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    z = (threshold - mean) / std
+    value = log_ndtr(z)
+    if not grad:
+        return value
+    # d log Phi / dz = phi(z) / Phi(z), in logs so that it stays finite for z << 0
+    dz = np.exp(-0.5 * z ** 2 - _LOG_SQRT_2PI - value)
+    return value, -dz / std, -dz * z / std

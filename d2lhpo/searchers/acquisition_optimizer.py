@@ -1,0 +1,80 @@
+"""Finding the configuration that maximizes an acquisition function.
+
+The acquisition is cheap to evaluate but multimodal, so we first score many
+quasi-random (Sobol) points of the encoded box [0, 1]^d, then polish the best
+few with L-BFGS-B. Integers and categoricals are optimized in their relaxed
+encoding (see :meth:`d2lhpo.Space.encode`) and rounded by ``Space.decode``;
+rounded points are scored again, since rounding can change the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.stats import qmc
+
+from ..spaces import Float, Space, config_key
+
+
+def round_to_space(space: Space, X) -> np.ndarray:
+    """Each row of ``X`` moved to the encoding of the configuration it decodes to."""
+    return np.array([space.encode(space.decode(x)) for x in np.atleast_2d(X)])
+
+
+def local_maxima(score: Callable, X0, maxiter: int = 50) -> np.ndarray:
+    """L-BFGS-B inside [0, 1]^d from each row of ``X0``, all in one run.
+
+    The sum of the scores of the rows is maximized jointly: it is separable, so
+    its maximum is made of each row's local maximum, and one run with a few
+    points costs about as many score evaluations as one run with one point.
+    """
+    X0 = np.atleast_2d(X0)
+
+    def negated(flat):
+        values, grads = score(flat.reshape(X0.shape), grad=True)
+        return -np.sum(values), -grads.ravel()
+
+    res = minimize(negated, X0.ravel(), jac=True, method="L-BFGS-B",
+                   bounds=[(0.0, 1.0)] * X0.size, options={"maxiter": maxiter})
+    return res.x.reshape(X0.shape)
+
+
+def maximize_acquisition(score: Callable, space: Space, rng: np.random.Generator,
+                         exclude: Container = (), starts=None, n_candidates: int = 1024,
+                         n_local: int = 5) -> dict | None:
+    """The best configuration under ``score`` that is not in ``exclude``, or None.
+
+    Args:
+        score: ``score(X)`` gives the acquisition (to maximize) at the rows of
+            ``X`` (m, d); ``score(X, grad=True)`` also its gradient, shape (m, d).
+        space: the search space; points are its encodings.
+        rng: numpy Generator for the Sobol candidates.
+        exclude: keys (``config_key``) of configurations not to return:
+            those evaluated or pending.
+        starts: extra points (k, d) to score and start local searches from
+            (e.g. the incumbent).
+        n_candidates: Sobol points to score (a power of 2).
+        n_local: local searches, from the best-scoring candidates.
+    """
+    discrete = not all(isinstance(d, Float) for d in space.domains.values())
+    X = qmc.Sobol(space.dim, scramble=True, seed=rng).random(n_candidates)
+    if starts is not None and len(starts):
+        X = np.vstack([X, starts])
+    if discrete:
+        X = round_to_space(space, X)
+    values = score(X)
+    order = np.argsort(-values)
+    refined = local_maxima(score, X[order[:n_local]]) if n_local else X[:0]
+    if discrete and n_local:
+        refined = round_to_space(space, refined)
+    # Refined points and candidates ranked together: where the best decode to
+    # excluded configurations, the next-best one is used.
+    pool = np.vstack([refined, X])
+    pool_values = np.concatenate([score(refined) if len(refined) else [], values])
+    for i in np.argsort(-pool_values, kind="stable"):
+        config = space.decode(pool[i])
+        if config_key(config) not in exclude:
+            return config
+    return None

@@ -1,0 +1,229 @@
+"""Bayesian optimization: a Gaussian process surrogate and (log) expected improvement."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+from scipy.stats import qmc
+
+from ..spaces import config_key
+from .acquisition import (log_expected_improvement, log_probability_of_feasibility,
+                          lower_confidence_bound)
+from .acquisition_optimizer import maximize_acquisition
+from .base import Searcher, _check_mode
+from .gp import GaussianProcess
+
+logger = logging.getLogger(__name__)
+
+
+def parego_scalarize(Y, weights, rho: float = 0.05) -> np.ndarray:
+    """Augmented Chebyshev scalarization of objectives ``Y`` (n, k), all to minimize.
+
+    Each objective is scaled to [0, 1] over the observed values; then
+    ``max_i w_i f_i + rho * sum_i w_i f_i`` (ParEGO, Knowles 2006). Minimizing
+    it for some weights ``w`` finds a Pareto-optimal point, also on non-convex
+    parts of the front; the small linear term breaks ties.
+    """
+    Y = np.asarray(Y, dtype=float)
+    lo, hi = Y.min(axis=0), Y.max(axis=0)
+    F = (Y - lo) / np.where(hi > lo, hi - lo, 1.0)
+    return np.max(weights * F, axis=1) + rho * F @ weights
+
+
+class BayesianOptimization(Searcher):
+    """Suggests the configuration that maximizes log expected improvement under a GP.
+
+    The first ``num_initial`` suggestions come from a scrambled Sobol design
+    (seeded). Then each suggestion fits a GP (:mod:`.gp`) to the encoded
+    configurations and their metric, and maximizes log-EI (or minus the lower
+    confidence bound) over the space (:mod:`.acquisition_optimizer`). Pending
+    configurations (running on other workers) are added to the GP as if they
+    had returned its posterior mean, which shrinks the uncertainty there, so
+    that asynchronous workers do not get the same point. It never suggests a
+    configuration twice; if the model fails (a singular matrix, say), it logs a
+    warning and suggests a random configuration instead.
+
+    Multi-fidelity schedulers report results at several resources (``result
+    ["resource"]``). We keep one data set per resource level and model the
+    highest level with at least ``num_initial`` observations (as BOHB does):
+    it is the most faithful to the final metric among those with enough data
+    to fit a GP. Until a level has that many, suggestions come from the
+    Sobol design (then at random).
+
+    Constraints: one GP per constraint metric (feasible when ``result[c] <=
+    0``); the acquisition is EI over the best *feasible* value times the
+    probability that all constraints hold (in logs: a sum), and the probability
+    alone until a feasible point is found.
+
+    Several objectives: ``metric`` and ``mode`` may be lists. Each suggestion
+    then draws random weights and minimizes the ParEGO scalarization
+    (:func:`parego_scalarize`) of the normalized objectives, so that successive
+    suggestions spread along the Pareto front. ``self.metric`` is the first
+    objective (a scheduler's ``metric``); all of them are read from each result.
+
+    Args:
+        space, metric, mode, seed, points_to_evaluate: see :class:`Searcher`;
+            ``metric`` and ``mode`` may be lists for several objectives.
+        num_initial: size of the initial design (default: dim + 2, at most 10).
+        acquisition: ``"ei"`` (log expected improvement) or ``"lcb"``.
+        beta: the exploration weight of the lower confidence bound.
+        constraints: names of metrics that must be <= 0.
+        n_candidates: Sobol points at which the acquisition is scored.
+        n_local: L-BFGS-B polishes of the best candidates.
+        n_starts: local optimizations in each GP hyperparameter fit.
+
+    Example:
+        >>> searcher = BayesianOptimization(branin.space, metric="value", seed=0)
+        >>> config = searcher.suggest()
+        >>> searcher.observe(config, next(branin(config)))
+    """
+
+    def __init__(self, space, metric=None, mode="min", seed=None, points_to_evaluate=None,
+                 num_initial: int | None = None, acquisition: str = "ei", beta: float = 2.0,
+                 constraints=(), n_candidates: int = 1024, n_local: int = 5,
+                 n_starts: int = 2):
+        self._objectives = None
+        if isinstance(metric, (list, tuple)):
+            modes = list(mode) if isinstance(mode, (list, tuple)) else [mode] * len(metric)
+            if len(modes) != len(metric) or not metric:
+                raise ValueError(f"mode must be a list as long as metric {metric!r}, "
+                                 f"got {mode!r}")
+            self._objectives = [(m, _check_mode(md)) for m, md in zip(metric, modes)]
+            metric, mode = metric[0], modes[0]
+        elif isinstance(mode, (list, tuple)):
+            raise ValueError(f"mode is a list {mode!r} but metric is not: {metric!r}")
+        super().__init__(space, metric, mode, seed, points_to_evaluate)
+        if acquisition not in ("ei", "lcb"):
+            raise ValueError(f"acquisition must be 'ei' or 'lcb', got {acquisition!r}")
+        self.constraints = [constraints] if isinstance(constraints, str) else list(constraints)
+        if self.constraints and acquisition != "ei":
+            raise ValueError(f"constraints need acquisition='ei', got {acquisition!r}")
+        if num_initial is None:
+            num_initial = max(1, min(self.space.dim + 2, 10))
+        if not isinstance(num_initial, int) or num_initial < 1:
+            raise ValueError(f"num_initial must be a positive integer, got {num_initial!r}")
+        self.num_initial, self.acquisition, self.beta = num_initial, acquisition, beta
+        self.n_candidates, self.n_local, self.n_starts = n_candidates, n_local, n_starts
+        size = 2 ** math.ceil(math.log2(num_initial))   # Sobol points come in powers of 2
+        self._design = (qmc.Sobol(self.space.dim, scramble=True, seed=self.rng).random(size)
+                        if self.space.dim else np.zeros((1, 0)))
+        self._design_next = 0
+        self._data: dict[float, dict[tuple, tuple]] = {}   # level -> key -> (x, values)
+        self._seen: set[tuple] = set()
+        self._params = {}   # last fitted GP hyperparameters, per modelled metric (warm starts)
+
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """The (metric, mode) pairs optimized."""
+        return self._objectives or [(self.metric, self.mode)]
+
+    def suggest(self):
+        config = super().suggest()
+        if config is not None:
+            self._seen.add(config_key(config))
+        return config
+
+    def observe(self, config, result):
+        names = [m for m, _ in self.objectives] + self.constraints
+        if None in names:
+            raise ValueError("metric is not set: pass metric= or use the searcher in a scheduler")
+        missing = [name for name in names if name not in result]
+        if missing:
+            raise ValueError(f"result {dict(result)!r} has no metric {missing[0]!r}")
+        values = np.array([float(result[name]) for name in names])
+        key = config_key(config)
+        self._seen.add(key)
+        if not np.all(np.isfinite(values)):
+            logger.warning("ignoring a result with non-finite metrics: %s", dict(result))
+            return
+        level = result.get("resource", 0)
+        self._data.setdefault(level, {})[key] = (self.space.encode(config), values)
+
+    def _excluded(self) -> set:
+        return self._seen | set(self.pending)
+
+    def _random_config(self, max_retries: int = 100):
+        excluded = self._excluded()
+        for _ in range(max_retries):
+            config = self.space.sample(self.rng)
+            if config_key(config) not in excluded:
+                return config
+        return None
+
+    def _model_level(self):
+        """The highest resource level with at least ``num_initial`` observations."""
+        levels = [lv for lv, data in self._data.items() if len(data) >= self.num_initial]
+        return max(levels) if levels else None
+
+    def _suggest(self):
+        level = self._model_level()
+        if level is None or self.space.dim == 0:
+            return self._initial_config()
+        try:
+            config = self._model_suggest(level)
+        except Exception as err:  # a failed fit must not end a tuning run
+            logger.warning("Bayesian optimization failed (%s: %s); suggesting a random "
+                           "configuration instead", type(err).__name__, err)
+            config = None
+        return config if config is not None else self._random_config()
+
+    def _initial_config(self):
+        excluded = self._excluded()
+        while self._design_next < len(self._design):
+            config = self.space.decode(self._design[self._design_next])
+            self._design_next += 1
+            if config_key(config) not in excluded:
+                return config
+        return self._random_config()
+
+    def _fit(self, name, X, y, X_pending):
+        gp = GaussianProcess(n_starts=self.n_starts, seed=self.rng)
+        gp.fit(X, y, init=self._params.get(name))
+        self._params[name] = gp.params
+        return gp.fantasize(X_pending)
+
+    def _model_suggest(self, level):
+        data = self._data[level]
+        X = np.array([x for x, _ in data.values()])
+        values = np.array([v for _, v in data.values()])
+        k = len(self.objectives)
+        Y = values[:, :k] * [1.0 if mode == "min" else -1.0 for _, mode in self.objectives]
+        y = Y[:, 0] if k == 1 else parego_scalarize(Y, self.rng.dirichlet(np.ones(k)))
+        X_pending = np.array([self.space.encode(c) for key, c in self.pending.items()
+                              if key not in data]).reshape(-1, self.space.dim)
+        gp = self._fit("objective", X, y, X_pending)
+        constraint_gps = [self._fit(c, X, values[:, k + j], X_pending)
+                          for j, c in enumerate(self.constraints)]
+        feasible = np.all(values[:, k:] <= 0, axis=1)
+        # The score is a sum of terms acquisition(model's mean, std); with
+        # constraints but no feasible point yet, only the feasibility terms.
+        terms = [(c_gp, log_probability_of_feasibility) for c_gp in constraint_gps]
+        if feasible.any():
+            terms.append((gp, self._objective_acquisition(y[feasible].min())))
+
+        def score(Z, grad=False):
+            if not grad:
+                return sum(acq(*model.predict(Z)) for model, acq in terms)
+            total, total_grad = 0.0, 0.0
+            for model, acq in terms:
+                mean, std, dmean, dstd = model.predict(Z, grad=True)
+                value, d_mean, d_std = acq(mean, std, grad=True)
+                total = total + value
+                total_grad = total_grad + d_mean[:, None] * dmean + d_std[:, None] * dstd
+            return total, total_grad
+
+        incumbent = X[feasible][[np.argmin(y[feasible])]] if feasible.any() else None
+        return maximize_acquisition(score, self.space, self.rng, self._excluded(), incumbent,
+                                    self.n_candidates, self.n_local)
+
+    def _objective_acquisition(self, best):
+        """acquisition(mean, std, grad=False) of the objective, to maximize."""
+        if self.acquisition == "ei":
+            return lambda mean, std, grad=False: log_expected_improvement(mean, std, best, grad)
+
+        def negative_lcb(mean, std, grad=False):
+            out = lower_confidence_bound(mean, std, self.beta, grad)
+            return tuple(-v for v in out) if grad else -out
+        return negative_lcb

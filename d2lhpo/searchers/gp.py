@@ -1,0 +1,277 @@
+"""Gaussian process regression, the surrogate model of Bayesian optimization.
+
+A GP with a constant mean ``m``, a Matérn-5/2 kernel with one lengthscale per
+input dimension (ARD) and signal variance ``s2``, and Gaussian observation
+noise (never below a floor, which keeps the Cholesky factorization stable):
+
+    y = f(x) + eps,   f ~ GP(m, s2 * matern52(r)),   eps ~ N(0, noise),
+    r = || (x - x') / lengthscales ||.
+
+Targets are standardized (zero mean, unit variance) before fitting, so the
+bounds and priors below are in units of the data's spread; inputs are points
+of the unit box (see :meth:`d2lhpo.Space.encode`). The hyperparameters are
+fitted by maximizing the log marginal likelihood (plus a weak log prior) with
+L-BFGS-B and analytic gradients, from a few starting points.
+
+Example:
+    >>> gp = GaussianProcess(seed=0).fit(X, y)
+    >>> mean, std = gp.predict(X_test)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve
+from scipy.optimize import minimize
+
+SQRT5 = math.sqrt(5.0)
+MIN_NOISE = 1e-6          # noise floor, relative to the standardized targets' variance
+BOUNDS = {"mean": (-10.0, 10.0), "variance": (1e-2, 1e2), "lengthscale": (1e-2, 1e2),
+          "noise": (MIN_NOISE, 1.0)}
+# Weak log-normal priors (in log space: mean, std). Lengthscales a fair part of the
+# unit box, the signal variance near that of the standardized data.
+PRIOR = {"lengthscale": (math.log(0.5), 1.0), "variance": (0.0, 1.5)}
+
+
+@dataclass
+class GPParams:
+    """The hyperparameters of the GP (variances in standardized units).
+
+    ``theta`` is the vector the optimizer sees: the mean, then the logs of the
+    signal variance, the lengthscales and the noise variance.
+    """
+
+    mean: float
+    variance: float
+    lengthscales: np.ndarray
+    noise: float
+
+    @property
+    def theta(self) -> np.ndarray:
+        return np.concatenate([[self.mean, math.log(self.variance)],
+                               np.log(self.lengthscales), [math.log(self.noise)]])
+
+    @classmethod
+    def from_theta(cls, theta) -> GPParams:
+        theta = np.asarray(theta, dtype=float)
+        return cls(float(theta[0]), float(np.exp(theta[1])), np.exp(theta[2:-1]),
+                   float(np.exp(theta[-1])))
+
+    @classmethod
+    def default(cls, dim: int) -> GPParams:
+        return cls(0.0, 1.0, np.full(dim, 0.5), 1e-3)
+
+
+def theta_bounds(dim: int) -> list[tuple]:
+    """Bounds on ``GPParams.theta`` for L-BFGS-B."""
+    def log(b):
+        return math.log(b[0]), math.log(b[1])
+    return ([BOUNDS["mean"], log(BOUNDS["variance"])] + [log(BOUNDS["lengthscale"])] * dim
+            + [log(BOUNDS["noise"])])
+
+
+def matern52_of_distance(r, variance=1.0):
+    """The Matérn-5/2 kernel as a function of the scaled distance ``r``."""
+    return variance * (1.0 + SQRT5 * r + 5.0 / 3.0 * r ** 2) * np.exp(-SQRT5 * r)
+
+
+def matern52(X1, X2, lengthscales, variance=1.0) -> np.ndarray:
+    """Kernel matrix ``k(X1[i], X2[j])`` of the ARD Matérn-5/2 kernel."""
+    diff = (np.asarray(X1)[:, None, :] - np.asarray(X2)[None, :, :]) / lengthscales
+    return matern52_of_distance(np.sqrt(np.sum(diff ** 2, axis=-1)), variance)
+
+
+def posterior(X, y, params: GPParams, X_test):
+    """Posterior mean and variance of ``f`` at ``X_test`` given ``y`` at ``X``.
+
+    mean = m + k*^T (K + noise I)^-1 (y - m),  var = s2 - k*^T (K + noise I)^-1 k*.
+    (Add ``params.noise`` to the variance for that of a new observation.)
+    """
+    K = matern52(X, X, params.lengthscales, params.variance) + params.noise * np.eye(len(X))
+    chol = cho_factor(K, lower=True)
+    k_star = matern52(X, X_test, params.lengthscales, params.variance)
+    mean = params.mean + k_star.T @ cho_solve(chol, y - params.mean)
+    var = params.variance - np.sum(k_star * cho_solve(chol, k_star), axis=0)
+    return mean, np.maximum(var, 0.0)
+
+
+def squared_differences(X) -> np.ndarray:
+    """All ``(X[i, d] - X[j, d])**2``, shape (n, n, d)."""
+    return (X[:, None, :] - X[None, :, :]) ** 2
+
+
+def log_marginal_likelihood(theta, X, y, grad: bool = False, sq_diff=None):
+    """log p(y | X, theta) of the GP, and its gradient w.r.t. ``theta`` if ``grad``.
+
+    With K the covariance of y and a = K^-1 (y - m):
+    log p = -1/2 (y - m)^T a - 1/2 log|K| - n/2 log(2 pi), and
+    d log p / d theta_j = 1/2 tr((a a^T - K^-1) dK/dtheta_j)  (Rasmussen & Williams, eq. 5.9).
+    ``sq_diff`` (``squared_differences(X)``) saves recomputing it in an optimizer loop.
+    """
+    p = GPParams.from_theta(theta)
+    n = len(X)
+    if sq_diff is None:
+        sq_diff = squared_differences(X)
+    r = np.sqrt(sq_diff @ (1.0 / p.lengthscales ** 2))
+    K_f = matern52_of_distance(r, p.variance)
+    chol = cho_factor(K_f + p.noise * np.eye(n), lower=True)
+    resid = y - p.mean
+    alpha = cho_solve(chol, resid)
+    lml = (-0.5 * resid @ alpha - np.sum(np.log(np.diag(chol[0])))
+           - 0.5 * n * math.log(2 * math.pi))
+    if not grad:
+        return lml
+    W = np.outer(alpha, alpha) - cho_solve(chol, np.eye(n))
+    # dK/dlog(l_d) = s2 * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) * (x_d - x'_d)^2 / l_d^2
+    dK_dr2 = p.variance * 5.0 / 3.0 * (1 + SQRT5 * r) * np.exp(-SQRT5 * r)
+    g_logl = np.tensordot(W * dK_dr2, sq_diff, axes=2) / p.lengthscales ** 2
+    g = np.concatenate([[alpha.sum(), 0.5 * np.sum(W * K_f)], 0.5 * g_logl,
+                        [0.5 * p.noise * np.trace(W)]])
+    return lml, g
+
+
+def log_prior(theta, grad: bool = False):
+    """The weak log-normal priors of ``PRIOR`` on the lengthscales and the signal
+    variance (up to a constant), and the gradient w.r.t. ``theta`` if ``grad``."""
+    g = np.zeros(len(theta))
+    value = 0.0
+    for name, idx in (("variance", slice(1, 2)), ("lengthscale", slice(2, len(theta) - 1))):
+        loc, scale = PRIOR[name]
+        z = (theta[idx] - loc) / scale
+        value -= 0.5 * np.sum(z ** 2)
+        g[idx] = -z / scale
+    return (value, g) if grad else value
+
+
+def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
+                        n_candidates: int = 8, seed=None, prior: bool = True) -> GPParams:
+    """Maximize the log marginal likelihood (plus the log prior) over the hyperparameters.
+
+    Candidate starting points are the default hyperparameters, ``init`` (the last
+    fit: a warm start) and ``n_candidates`` random draws from the priors; L-BFGS-B
+    runs from the ``n_starts`` best of them and the best optimum wins.
+
+    Args:
+        X: inputs, shape (n, d). y: targets, shape (n,) (standardized).
+        init: a starting point, typically the previous fit.
+        n_starts: local optimizations (restarts) to run.
+        n_candidates: random starting points to choose them from.
+        seed: int or numpy Generator for the random starting points.
+        prior: add the log prior (MAP); False gives maximum likelihood.
+    """
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    dim = X.shape[1]
+    bounds = np.array(theta_bounds(dim))
+    rng = np.random.default_rng(seed)
+    sq_diff = squared_differences(X)
+
+    def loss(theta, grad=True):
+        try:
+            value, g = log_marginal_likelihood(theta, X, y, grad=True, sq_diff=sq_diff)
+        except np.linalg.LinAlgError:
+            value, g = -1e10, np.zeros_like(theta)
+        if prior:
+            p_value, p_g = log_prior(theta, grad=True)
+            value, g = value + p_value, g + p_g
+        return (-value, -g) if grad else -value
+
+    starts = [GPParams.default(dim).theta] + ([init.theta] if init is not None else [])
+    for _ in range(n_candidates):
+        theta = GPParams.default(dim).theta
+        theta[1] = rng.normal(*PRIOR["variance"])
+        theta[2:-1] = rng.normal(*PRIOR["lengthscale"], size=dim)
+        theta[-1] = rng.uniform(math.log(MIN_NOISE), math.log(0.1))
+        starts.append(np.clip(theta, bounds[:, 0], bounds[:, 1]))
+    starts.sort(key=lambda theta: loss(theta, grad=False))
+    best = None
+    for theta0 in starts[:n_starts]:
+        res = minimize(loss, theta0, jac=True, method="L-BFGS-B", bounds=bounds)
+        if best is None or res.fun < best.fun:
+            best = res
+    return GPParams.from_theta(best.x)
+
+
+class GaussianProcess:
+    """A GP fitted to data: standardizes the targets, fits the hyperparameters
+    (or keeps fixed ones) and predicts with a cached Cholesky factor.
+
+    Args:
+        params: fixed hyperparameters (standardized units); None fits them.
+        n_starts: local optimizations (restarts) in the hyperparameter fit.
+        prior: fit with the weak priors (MAP) or without (maximum likelihood).
+        standardize: standardize the targets (subtract the mean, divide by the std).
+        seed: int or numpy Generator for the restarts.
+
+    Example:
+        >>> gp = GaussianProcess(seed=0).fit(X, y)
+        >>> mean, std = gp.predict(X_test)
+    """
+
+    def __init__(self, params: GPParams | None = None, n_starts: int = 2, prior: bool = True,
+                 standardize: bool = True, seed=None):
+        self.params, self.fixed = params, params is not None
+        self.n_starts, self.prior, self.standardize = n_starts, prior, standardize
+        self.rng = np.random.default_rng(seed)
+
+    def fit(self, X, y, init: GPParams | None = None) -> GaussianProcess:
+        """Fit to inputs ``X`` (n, d) and targets ``y`` (n,); ``init`` warm-starts the fit."""
+        X, y = np.atleast_2d(np.asarray(X, dtype=float)), np.asarray(y, dtype=float)
+        if len(X) != len(y) or len(y) == 0:
+            raise ValueError(f"X and y must hold the same number (> 0) of points, "
+                             f"got {len(X)} and {len(y)}")
+        self.y_mean, self.y_scale = 0.0, 1.0
+        if self.standardize:
+            self.y_mean = float(np.mean(y))
+            self.y_scale = float(np.std(y)) if np.std(y) > 1e-12 else 1.0
+        z = (y - self.y_mean) / self.y_scale
+        if not self.fixed:
+            self.params = fit_hyperparameters(X, z, init or self.params, self.n_starts,
+                                              seed=self.rng, prior=self.prior)
+        self._condition(X, z)
+        return self
+
+    def _condition(self, X, z):
+        p = self.params
+        self.X, self.z = X, z
+        K = matern52(X, X, p.lengthscales, p.variance) + p.noise * np.eye(len(X))
+        self.chol = cho_factor(K, lower=True)
+        self.alpha = cho_solve(self.chol, z - p.mean)
+
+    def fantasize(self, X_new) -> GaussianProcess:
+        """A copy that also believes it saw its own posterior mean at ``X_new``
+        (same hyperparameters): the mean is unchanged, the uncertainty there shrinks."""
+        X_new = np.atleast_2d(np.asarray(X_new, dtype=float))
+        other = GaussianProcess(self.params, standardize=self.standardize)
+        other.y_mean, other.y_scale = self.y_mean, self.y_scale
+        if len(X_new) == 0:
+            other._condition(self.X, self.z)
+            return other
+        mean, _ = self.predict(X_new)
+        z_new = (mean - self.y_mean) / self.y_scale
+        other._condition(np.vstack([self.X, X_new]), np.concatenate([self.z, z_new]))
+        return other
+
+    def predict(self, X, grad: bool = False):
+        """Posterior mean and standard deviation of f at ``X`` (m, d), in the units
+        of y; with ``grad``, also their gradients w.r.t. ``X``, each of shape (m, d)."""
+        p = self.params
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        diff = X[:, None, :] - self.X[None, :, :]                       # (m, n, d)
+        r = np.sqrt(np.sum((diff / p.lengthscales) ** 2, axis=-1))
+        k = matern52_of_distance(r, p.variance)                          # (m, n)
+        v = cho_solve(self.chol, k.T)                                    # (n, m)
+        mean = p.mean + k @ self.alpha
+        var = np.maximum(p.variance - np.sum(k.T * v, axis=0), 1e-12 * p.variance)
+        std = np.sqrt(var)
+        if not grad:
+            return self.y_mean + self.y_scale * mean, self.y_scale * std
+        # dk/dx_d = -s2 * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) (x_d - x'_d) / l_d^2
+        dk = -(p.variance * 5.0 / 3.0 * (1 + SQRT5 * r) * np.exp(-SQRT5 * r))[..., None] \
+            * diff / p.lengthscales ** 2                                 # (m, n, d)
+        dmean = np.einsum("mnd,n->md", dk, self.alpha)
+        dstd = -np.einsum("mnd,nm->md", dk, v) / std[:, None]            # dvar / (2 std)
+        return (self.y_mean + self.y_scale * mean, self.y_scale * std,
+                self.y_scale * dmean, self.y_scale * dstd)

@@ -1,0 +1,276 @@
+"""ASHA: the promotion rule, stopping vs promotion, and runs on a simulated clock."""
+
+import numpy as np
+import pytest
+from optuna.pruners._successive_halving import _is_trial_promotable_to_next_rung
+from optuna.study import StudyDirection
+
+import d2lhpo as hpo
+from d2lhpo.schedulers import ASHA, Decision
+from d2lhpo.schedulers.rungs import is_promotable, n_promotable
+
+PAUSE, STOP, CONTINUE = Decision.PAUSE, Decision.STOP, Decision.CONTINUE
+
+
+class Curves:
+    """A synthetic learning curve: error = x + 1/epoch, one simulated second per epoch;
+    each report carries the ``r0`` its segment started from."""
+
+    space = {"x": hpo.uniform(0, 1)}
+    metric, mode, max_resource = "error", "min", 27
+
+    def __call__(self, config, r0, r1):
+        for epoch in range(int(r0) + 1, int(r1) + 1):
+            yield {"resource": epoch, "error": config["x"] + 1 / epoch, "cost": 1.0, "r0": r0}
+
+
+class Crossing(Curves):
+    """Learning curves that cross: fast starters (small x) end worse than slow ones."""
+
+    def __call__(self, config, r0, r1):
+        x = config["x"]
+        for epoch in range(int(r0) + 1, int(r1) + 1):
+            error = 0.5 * (1 - x) + 0.5 * np.exp(-epoch * (1.5 - x)) + 0.2 * x
+            yield {"resource": epoch, "error": error, "cost": 1.0 + x, "r0": r0}
+
+
+class Recorder(hpo.RandomSearcher):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.observed = []
+
+    def observe(self, config, result):
+        self.observed.append((config["x"], result["resource"]))
+
+
+def asha(type, max_resource=9, **kwargs):
+    scheduler = ASHA(hpo.RandomSearcher(Curves.space, seed=0), type=type, eta=3,
+                     min_resource=1, max_resource=max_resource, seed=0, **kwargs)
+    scheduler.bind("error", "min", None)
+    return scheduler
+
+
+def report(scheduler, trial_id, resource, error):
+    return scheduler.on_result(trial_id, {"resource": resource, "error": error})
+
+
+# -- the rule -----------------------------------------------------------------------------
+
+def test_n_promotable():
+    assert [n_promotable(n, 3) for n in range(8)] == [0, 0, 0, 1, 1, 1, 2, 2]
+    assert [n_promotable(n, 3, at_least_one=True) for n in range(8)] == [0, 1, 1, 1, 1, 1, 2, 2]
+    assert n_promotable(16, 4) == 4
+
+
+def test_is_promotable_by_hand():
+    values = [0.5, 0.3, 0.9]                            # top 1/3 of 3: just 0.3
+    assert is_promotable(0.3, values, 3)
+    assert not is_promotable(0.5, values, 3)
+    assert is_promotable(0.9, values, 3, mode="max")
+    assert not is_promotable(0.3, [0.3, 0.5], 3)        # 2 // 3 = 0: nobody yet ...
+    assert is_promotable(0.3, [0.3, 0.5], 3, at_least_one=True)  # ... unless the best goes on
+    assert is_promotable(0.1, [0.1, 0.1, 0.5, 0.6, 0.7, 0.9], 3)  # ties count in its favour
+
+
+@pytest.mark.parametrize("eta", [2, 3, 4])
+def test_is_promotable_agrees_with_optuna(eta):
+    # Optuna's SuccessiveHalvingPruner rule: the best goes on while fewer than eta are in
+    rng = np.random.default_rng(eta)
+    for _ in range(300):
+        values = list(np.round(rng.random(rng.integers(1, 20)), 1))  # rounding makes ties
+        value = values[rng.integers(len(values))]
+        for mode, direction in [("min", StudyDirection.MINIMIZE),
+                                ("max", StudyDirection.MAXIMIZE)]:
+            expected = _is_trial_promotable_to_next_rung(value, list(values), eta, direction)
+            assert is_promotable(value, values, eta, mode, at_least_one=True) == expected
+
+
+# -- scripted sequences, worked out by hand --------------------------------------------------
+
+def test_promotion_by_hand():
+    s = asha("promotion")                       # rungs 1, 3, 9
+    # three new trials start at the lowest rung; nothing is recorded yet
+    assert [(g.trial_id, g.resource) for g in map(s.suggest, range(3))] == [(None, 1)] * 3
+    assert report(s, 0, 1, 0.5) == PAUSE        # rung 1: [0.5]; 1 // 3 = 0 promotable
+    assert report(s, 1, 1, 0.3) == PAUSE        # rung 1: [0.3, 0.5]; still 0
+    g = s.suggest(3)                            # nothing to promote: new trial 3 at rung 1
+    assert (g.trial_id, g.resource) == (None, 1)
+    assert report(s, 2, 1, 0.9) == PAUSE        # rung 1: [0.3, 0.5, 0.9]; top 1: trial 1
+    g = s.suggest(4)                            # trial 1 resumes, up to rung 3
+    assert (g.trial_id, g.resource, g.config) == (1, 3, s.configs[1])
+    g = s.suggest(4)                            # trial 1 was promoted; 0.5 is not top 1
+    assert (g.trial_id, g.resource) == (None, 1)
+    assert report(s, 3, 1, 0.1) == PAUSE        # rung 1: [0.1, 0.3, 0.5, 0.9]; top 1: 0.1
+    assert report(s, 4, 1, 0.4) == PAUSE        # 5 // 3 = 1: top 1 is still trial 3
+    assert s.suggest(5).trial_id == 3           # trial 3 resumes to rung 3
+    assert s.suggest(5).trial_id is None        # best unpromoted: 0.4, two better: new trial 5
+    assert report(s, 1, 2, 0.25) == CONTINUE    # between rungs: nothing to decide
+    assert report(s, 1, 3, 0.2) == PAUSE        # rung 3: [0.2]
+    assert report(s, 5, 1, 0.45) == PAUSE       # rung 1: 6 values, top 2 = trials 3, 1: done
+    assert s.suggest(6).trial_id is None        # rung 3: 1 // 3 = 0; rung 1: none -> new 6
+    assert report(s, 6, 1, 0.05) == PAUSE       # rung 1: 7 values; top 2: 0.05 (6), 0.1 (3)
+    assert report(s, 3, 3, 0.08) == PAUSE       # rung 3: [0.08, 0.2]
+    g = s.suggest(7)                            # rung 3: 2 // 3 = 0; rung 1: trial 6
+    assert (g.trial_id, g.resource) == (6, 3)
+    assert s.suggest(7).trial_id is None        # new trial 7
+    assert report(s, 7, 1, 0.01) == PAUSE       # rung 1: 8 values; top 2: 0.01 (7), 0.05 (6)
+    assert report(s, 6, 3, 0.03) == PAUSE       # rung 3: [0.03, 0.08, 0.2]; top 1: trial 6
+    g = s.suggest(8)                            # both rungs have a candidate: highest first
+    assert (g.trial_id, g.resource) == (6, 9)
+    g = s.suggest(8)                            # rung 3: 0.08 has one better; rung 1: trial 7
+    assert (g.trial_id, g.resource) == (7, 3)
+    assert report(s, 6, 9, 0.02) == CONTINUE    # the last rung: it runs to its end
+
+
+def test_stopping_by_hand():
+    s = asha("stopping")
+    assert [g.resource for g in map(s.suggest, range(3))] == [9] * 3  # straight to the max
+    assert report(s, 0, 1, 0.5) == CONTINUE     # rung 1: [0.5]: the best so far goes on
+    assert report(s, 1, 1, 0.3) == CONTINUE     # [0.3, 0.5]: best so far
+    assert report(s, 2, 1, 0.9) == STOP         # [0.3, 0.5, 0.9]: top 1 is 0.3
+    assert report(s, 0, 2, 0.45) == CONTINUE    # between rungs
+    assert report(s, 0, 3, 0.4) == CONTINUE     # rung 3: [0.4]
+    s.suggest(3)
+    assert report(s, 3, 1, 0.4) == STOP         # rung 1: [0.3, 0.4, 0.5, 0.9]; top 1: 0.3
+    assert report(s, 1, 3, 0.2) == CONTINUE     # rung 3: [0.2, 0.4]: best so far
+    s.suggest(4), s.suggest(5)
+    assert report(s, 4, 1, 0.35) == STOP        # 5 values, top 1: 0.3
+    assert report(s, 5, 1, 0.32) == CONTINUE    # 6 values, top 2: 0.3, 0.32
+    assert report(s, 0, 9, 0.1) == CONTINUE     # the last rung
+
+
+def test_same_results_stopping_vs_promotion():
+    # the same results, one trial after the other: stopping lets the best so far run on,
+    # promotion pauses everyone and promotes only once eta results are in
+    stopping, promotion = asha("stopping"), asha("promotion")
+    for i in range(4):
+        stopping.suggest(i), promotion.suggest(i)
+    for i, error in enumerate([0.5, 0.3, 0.9, 0.1]):
+        assert report(promotion, i, 1, error) == PAUSE
+        expected = [CONTINUE, CONTINUE, STOP, CONTINUE][i]
+        assert report(stopping, i, 1, error) == expected
+    assert promotion.suggest(4).trial_id == 3  # top 1 of [0.1, 0.3, 0.5, 0.9]
+
+
+def test_stopping_decisions_follow_the_pure_rule():
+    s = asha("stopping", max_resource=27)
+    rng = np.random.default_rng(0)
+    values = []
+    for i, error in enumerate(np.round(rng.random(200), 2)):
+        s.suggest(i)
+        values.append(error)
+        expected = is_promotable(error, values, 3, at_least_one=True)
+        assert (report(s, i, 1, error) == CONTINUE) == expected
+
+
+def test_promotion_max_mode():
+    s = ASHA(hpo.RandomSearcher(Curves.space, seed=0), type="promotion", max_resource=9,
+             mode="max")
+    s.bind("accuracy", None, None)
+    for i, acc in enumerate([0.5, 0.9, 0.2]):
+        s.suggest(i)
+        s.on_result(i, {"resource": 1, "accuracy": acc})
+    assert s.suggest(3).trial_id == 1
+
+
+# -- end to end on the simulated backend ------------------------------------------------------
+
+def run(type, objective=None, max_time=120, n_workers=4, seed=0):
+    objective = objective or Curves()
+    searcher = Recorder(Curves.space, seed=seed)
+    scheduler = ASHA(searcher, type=type, eta=3, seed=seed)
+    results = hpo.Tuner(objective, scheduler, backend="simulated", n_workers=n_workers,
+                        progress=False).run(max_time=max_time)
+    return results.df, scheduler, searcher
+
+
+def test_promotion_resumes_paused_trials_from_their_rung():
+    df, scheduler, _ = run("promotion")
+    assert scheduler.levels == [1, 3, 9, 27]
+    assert df.resource.max() == 27 and (df.resource <= 27).all()
+    # each segment runs from one rung to the next, resuming where the trial paused
+    for lo, hi in [(0, 1), (1, 3), (3, 9), (9, 27)]:
+        assert (df[(df.resource > lo) & (df.resource <= hi)].r0 == lo).all()
+    assert set(df[df.resource.isin([1, 3, 9])].status) == {"paused"}
+    assert set(df[df.resource == 27].status) == {"completed"}
+    paused = df[df.status == "paused"]
+    resumed = df[(df.r0 > 0) & (df.resource == df.r0 + 1)]
+    # every resumed segment starts where that trial last paused, after it paused
+    for _, row in resumed.iterrows():
+        before = paused[(paused.trial_id == row.trial_id) & (paused.resource == row.r0)]
+        assert len(before) == 1 and before.time.iloc[0] <= row.time - 1.0
+
+
+def test_stopping_runs_trials_once_from_zero():
+    df, _, _ = run("stopping")
+    assert (df.r0 == 0).all() and (df.resource <= 27).all()
+    last = df.groupby("trial_id").tail(1)
+    stopped = last[last.status == "stopped"]
+    assert len(stopped) and set(stopped.resource) <= {1, 3, 9}
+    assert df[df.resource == 27].status.eq("completed").all()
+
+
+@pytest.mark.parametrize("type", ["stopping", "promotion"])
+def test_asha_keeps_every_worker_busy(type):
+    # one simulated second per epoch: 4 busy workers report 4 results a second
+    df, _, _ = run(type, max_time=60)
+    assert len(df) == 4 * 60
+
+
+@pytest.mark.parametrize("type", ["stopping", "promotion"])
+def test_asha_observes_every_rung_result(type):
+    df, _, searcher = run(type, Crossing(), max_time=100)
+    rungs = df[df.resource.isin([1, 3, 9, 27])]
+    assert sorted(searcher.observed) == sorted(zip(rungs.config_x, rungs.resource))
+    assert len(searcher.pending) <= 4
+
+
+def test_asha_same_seed_same_run():
+    a, _, _ = run("promotion", Crossing(), max_time=50, seed=5)
+    b, _, _ = run("promotion", Crossing(), max_time=50, seed=5)
+    assert a.equals(b)
+
+
+# -- bad settings ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"eta": 1}, "eta"), ({"eta": 1.9}, "eta"), ({"type": "median"}, "type"),
+    ({"min_resource": 0}, "min_resource"), ({"min_resource": -2}, "min_resource"),
+    ({"min_resource": 9, "max_resource": 3}, "min_resource"),
+    ({"max_resource": 0}, "max_resource"),
+])
+def test_asha_bad_settings(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        ASHA(hpo.RandomSearcher(Curves.space), **kwargs)
+
+
+def test_asha_bad_settings_from_the_objective():
+    class OneEpoch(Curves):
+        max_resource = 1
+
+    with pytest.raises(ValueError, match="min_resource"):
+        hpo.Tuner(OneEpoch(), ASHA(hpo.RandomSearcher(Curves.space)), backend="simulated",
+                  progress=False)
+
+
+@pytest.mark.parametrize("type", ["stopping", "promotion"])
+def test_asha_objective_that_skips_a_rung_raises(type):
+    class EveryOtherEpoch(Curves):  # reports at 2, 4, 6, ... but the rungs are 1, 3, 9, 27
+        def __call__(self, config, r0, r1):
+            for epoch in range(int(r0) + 2, int(r1) + 2, 2):
+                yield {"resource": epoch, "error": config["x"], "cost": 1.0}
+
+    tuner = hpo.Tuner(EveryOtherEpoch(), ASHA(hpo.RandomSearcher(Curves.space), type=type),
+                      backend="simulated", n_workers=2, progress=False)
+    with pytest.raises(ValueError, match="rung at resource 1"):
+        tuner.run(max_time=100)
+
+
+def test_asha_promotion_objective_that_stops_short_raises():
+    def nothing(config, r0, r1):  # ignores r1, never reports
+        return iter(())
+
+    scheduler = ASHA(hpo.RandomSearcher(Curves.space), type="promotion", max_resource=9)
+    tuner = hpo.Tuner(nothing, scheduler, backend="simulated", metric="error", progress=False)
+    with pytest.raises(ValueError, match="rung at resource 1"):
+        tuner.run(max_time=100)

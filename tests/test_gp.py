@@ -1,0 +1,137 @@
+"""The GP against scikit-learn's GaussianProcessRegressor (the reference)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+from d2lhpo.searchers.gp import (BOUNDS, GaussianProcess, GPParams, fit_hyperparameters,
+                                 log_marginal_likelihood, log_prior, matern52, posterior)
+
+
+def _data(n=25, d=3, seed=0, noise=0.05):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(n, d))
+    y = np.sin(6 * X[:, 0]) + X[:, 1] ** 2 + 3.0 + noise * rng.standard_normal(n)
+    return X, y, rng.uniform(size=(15, d))
+
+
+def _sklearn(params, normalize_y):
+    kernel = (ConstantKernel(params.variance, "fixed")
+              * Matern(params.lengthscales, "fixed", nu=2.5)
+              + WhiteKernel(params.noise, "fixed"))
+    return GaussianProcessRegressor(kernel, alpha=0.0, optimizer=None, normalize_y=normalize_y)
+
+
+PARAMS = GPParams(mean=0.0, variance=1.7, lengthscales=np.array([0.3, 0.6, 2.0]), noise=0.01)
+
+
+def test_kernel_matches_sklearn():
+    X, _, Xt = _data()
+    reference = (ConstantKernel(1.7) * Matern(PARAMS.lengthscales, nu=2.5))(X, Xt)
+    np.testing.assert_allclose(matern52(X, Xt, PARAMS.lengthscales, 1.7), reference, atol=1e-12)
+
+
+def test_posterior_matches_sklearn_with_standardized_targets():
+    X, y, Xt = _data()
+    sk = _sklearn(PARAMS, normalize_y=True).fit(X, y)
+    mean_sk, std_sk = sk.predict(Xt, return_std=True)   # includes the WhiteKernel noise
+    gp = GaussianProcess(PARAMS).fit(X, y)
+    mean, std = gp.predict(Xt)
+    np.testing.assert_allclose(mean, mean_sk, atol=1e-6)
+    np.testing.assert_allclose(std ** 2 + PARAMS.noise * np.var(y), std_sk ** 2, atol=1e-6)
+
+
+def test_pure_posterior_matches_sklearn_with_a_constant_mean():
+    X, y, Xt = _data()
+    params = GPParams(3.2, PARAMS.variance, PARAMS.lengthscales, PARAMS.noise)
+    sk = _sklearn(params, normalize_y=False).fit(X, y - 3.2)
+    mean_sk, std_sk = sk.predict(Xt, return_std=True)
+    mean, var = posterior(X, y, params, Xt)
+    np.testing.assert_allclose(mean, mean_sk + 3.2, atol=1e-6)
+    np.testing.assert_allclose(var + params.noise, std_sk ** 2, atol=1e-6)
+    gp = GaussianProcess(params, standardize=False).fit(X, y)
+    np.testing.assert_allclose(gp.predict(Xt)[0], mean_sk + 3.2, atol=1e-6)
+
+
+def test_log_marginal_likelihood_matches_sklearn():
+    X, y, _ = _data()
+    z = (y - y.mean()) / y.std()
+    sk = _sklearn(PARAMS, normalize_y=True).fit(X, y)
+    assert log_marginal_likelihood(PARAMS.theta, X, z) == pytest.approx(
+        sk.log_marginal_likelihood_value_, abs=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gradients_match_finite_differences(seed):
+    X, y, _ = _data(seed=seed)
+    z = (y - y.mean()) / y.std()
+    theta = PARAMS.theta + np.random.default_rng(seed).normal(0, 0.3, size=6)
+    _, grad = log_marginal_likelihood(theta, X, z, grad=True)
+    numeric = approx_fprime(theta, lambda t: log_marginal_likelihood(t, X, z), 1e-6)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-4)
+    _, grad = log_prior(theta, grad=True)
+    np.testing.assert_allclose(grad, approx_fprime(theta, log_prior, 1e-6), atol=1e-5)
+
+
+def _sklearn_fit(X, y):
+    kernel = (ConstantKernel(1.0, BOUNDS["variance"])
+              * Matern(np.ones(X.shape[1]), BOUNDS["lengthscale"], nu=2.5)
+              + WhiteKernel(1e-3, BOUNDS["noise"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = GaussianProcessRegressor(kernel, alpha=0.0, normalize_y=True, n_restarts_optimizer=5,
+                                      random_state=0).fit(X, y)
+    p = sk.kernel_.get_params()
+    return GPParams(0.0, p["k1__k1__constant_value"], np.asarray(p["k1__k2__length_scale"]),
+                    p["k2__noise_level"])
+
+
+@pytest.mark.parametrize("seed,noise", [(0, 0.0), (1, 0.2)])
+def test_fit_is_no_worse_than_sklearn(seed, noise):
+    X, y, _ = _data(n=30, seed=seed, noise=noise)
+    z = (y - y.mean()) / y.std()
+    reference = _sklearn_fit(X, y)    # sklearn has no mean: ours is 0 in standardized units
+    ours = fit_hyperparameters(X, z, prior=False, seed=0)
+    assert (log_marginal_likelihood(ours.theta, X, z)
+            >= log_marginal_likelihood(reference.theta, X, z) - 1e-6)
+
+    def log_posterior(p):
+        return log_marginal_likelihood(p.theta, X, z) + log_prior(p.theta)
+    assert log_posterior(fit_hyperparameters(X, z, seed=0)) >= log_posterior(reference) - 1e-6
+
+
+def test_predict_gradients_match_finite_differences():
+    X, y, Xt = _data()
+    gp = GaussianProcess(seed=0).fit(X, y)
+    mean, std, dmean, dstd = gp.predict(Xt[:3], grad=True)
+    for i in range(3):
+        np.testing.assert_allclose(
+            dmean[i], approx_fprime(Xt[i], lambda x: gp.predict(x[None])[0][0], 1e-7), rtol=1e-4,
+            atol=1e-5)
+        np.testing.assert_allclose(
+            dstd[i], approx_fprime(Xt[i], lambda x: gp.predict(x[None])[1][0], 1e-7), rtol=1e-4,
+            atol=1e-5)
+
+
+def test_fantasies_keep_the_mean_and_shrink_the_std():
+    X, y, Xt = _data()
+    gp = GaussianProcess(GPParams(0.0, 1.0, PARAMS.lengthscales, 1e-6)).fit(X, y)
+    believer = gp.fantasize(Xt[:2])
+    np.testing.assert_allclose(believer.predict(Xt)[0], gp.predict(Xt)[0], atol=1e-8)
+    assert np.all(believer.predict(Xt[:2])[1] < 0.2 * gp.predict(Xt[:2])[1])
+    assert believer.params is gp.params
+
+
+def test_fit_survives_duplicates_and_constant_targets():
+    X = np.tile(np.random.default_rng(0).uniform(size=(4, 2)), (5, 1))
+    gp = GaussianProcess(seed=0).fit(X, np.ones(20))
+    mean, std = gp.predict(X[:3])
+    assert np.all(np.isfinite(mean)) and np.all(np.isfinite(std))
+    np.testing.assert_allclose(mean, 1.0)
+    with pytest.raises(ValueError, match="same number"):
+        GaussianProcess().fit(X, np.ones(3))

@@ -1,0 +1,92 @@
+"""Hyperband: bracket sizes against the paper, and the bracket cycle on a simulated clock."""
+
+import pytest
+
+import d2lhpo as hpo
+from d2lhpo.schedulers import Hyperband
+from d2lhpo.schedulers.rungs import hyperband_brackets
+
+
+class Curves:
+    """A synthetic learning curve: error = x + 1/epoch, one simulated second per epoch;
+    each report carries the ``r0`` its segment started from."""
+
+    space = {"x": hpo.uniform(0, 1)}
+    metric, mode, max_resource = "error", "min", 9
+
+    def __call__(self, config, r0, r1):
+        for epoch in range(int(r0) + 1, int(r1) + 1):
+            yield {"resource": epoch, "error": config["x"] + 1 / epoch, "cost": 1.0, "r0": r0}
+
+
+def test_brackets_match_table_1_of_the_paper():
+    # Li et al., "Hyperband", JMLR 18 (2018), Table 1: R = 81, eta = 3, (n_i, r_i) per bracket
+    table_1 = {
+        4: [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)],
+        3: [(34, 3), (11, 9), (3, 27), (1, 81)],
+        2: [(15, 9), (5, 27), (1, 81)],
+        1: [(8, 27), (2, 81)],
+        0: [(5, 81)],
+    }
+    assert hyperband_brackets(81, 3) == [table_1[s] for s in (4, 3, 2, 1, 0)]
+    assert hyperband_brackets(81, 3, min_resource=1) == hyperband_brackets(81, 3)
+
+
+def test_brackets_by_hand():
+    # R = 27, eta = 3: s_max = 3; n = ceil(4 / (s + 1) * 3**s) = 27, 12, 6, 4
+    assert hyperband_brackets(27, 3) == [
+        [(27, 1), (9, 3), (3, 9), (1, 27)],
+        [(12, 3), (4, 9), (1, 27)],
+        [(6, 9), (2, 27)],
+        [(4, 27)],
+    ]
+    # R = 8 in units of min_resource 2 (max_resource 16), eta = 2: s_max = 3;
+    # n = ceil(4 / (s + 1) * 2**s) = 8, 6, 4, 4
+    assert hyperband_brackets(16, 2, min_resource=2) == [
+        [(8, 2), (4, 4), (2, 8), (1, 16)],
+        [(6, 4), (3, 8), (1, 16)],
+        [(4, 8), (2, 16)],
+        [(4, 16)],
+    ]
+
+
+@pytest.mark.parametrize("args, name", [
+    ((81, 1), "eta"), ((81, 3, 0), "min_resource"), ((81, 3, 81), "min_resource"),
+    ((-3, 3), "max_resource"),
+])
+def test_brackets_bad_settings(args, name):
+    with pytest.raises(ValueError, match=name):
+        hyperband_brackets(*args)
+
+
+def test_hyperband_cycles_through_its_brackets():
+    scheduler = Hyperband(hpo.RandomSearcher(Curves.space, seed=0), eta=3, seed=0)
+    results = hpo.Tuner(Curves(), scheduler, backend="simulated", n_workers=3,
+                        progress=False).run(max_time=150)
+    df = results.df
+    # R = 9, eta = 3: s = 2: 9 configs at 1, 3 at 3, 1 at 9; s = 1: 5 at 3, 1 at 9;
+    # s = 0: 3 at 9. New trials take consecutive ids: 0-8, 9-13, 14-16, then 17-25, ...
+    assert scheduler.brackets == [[(9, 1), (3, 3), (1, 9)], [(5, 3), (1, 9)], [(3, 9)]]
+    assert scheduler.n_brackets > 4
+    reached = df.groupby("trial_id").resource.max()
+    first_target = df[df.r0 == 0].groupby("trial_id").resource.max()
+    x = df.groupby("trial_id").config_x.first()
+    for start, plan in [(0, [(9, 1), (3, 3), (1, 9)]), (9, [(5, 3), (1, 9)]), (14, [(3, 9)]),
+                        (17, [(9, 1), (3, 3), (1, 9)])]:
+        ids = range(start, start + plan[0][0])
+        # every new trial of the bracket starts at the bracket's lowest rung ...
+        assert set(first_target[ids]) == {plan[0][1]}
+        # ... and the best n_i of them reach rung r_i
+        for n, r in plan:
+            assert set(reached[ids][reached[ids] >= r].index) == set(x[ids].nsmallest(n).index)
+    assert reached.max() == 9
+    resumed = df[df.r0 > 0]
+    assert len(resumed) and set(resumed.r0) <= {1, 3}
+
+
+def test_hyperband_bad_settings():
+    with pytest.raises(ValueError, match="eta"):
+        Hyperband(hpo.RandomSearcher(Curves.space), eta=1)
+    scheduler = Hyperband(hpo.RandomSearcher(Curves.space), min_resource=9)
+    with pytest.raises(ValueError, match="min_resource"):  # the objective's max is 9
+        hpo.Tuner(Curves(), scheduler, backend="simulated", progress=False)
