@@ -43,7 +43,7 @@ class SyntheticCurves(hpo.objectives.Objective):
     from the trial's seed, the same on resume.
     """
 
-    space = {"learning_rate": hpo.loguniform(1e-4, 1.0),
+    space = {"learning_rate": hpo.loguniform(1e-5, 1.0),
              "batch_size": hpo.lograndint(16, 256),
              "dropout": hpo.uniform(0.0, 0.8)}
     metric, mode, max_resource = "error", "min", 27
@@ -51,10 +51,10 @@ class SyntheticCurves(hpo.objectives.Objective):
     def __call__(self, config, r0, r1, seed=None):
         lr, batch, dropout = config["learning_rate"], config["batch_size"], config["dropout"]
         d = math.log10(lr / (0.05 * batch / 64))  # distance to the best learning rate
-        floor = 0.02 + 0.06 * d**2 + 0.15 * (dropout - 0.3) ** 2
+        floor = 0.02 + 0.2 * d**2 + 0.5 * (dropout - 0.2) ** 2
         rate = 0.6 * 10 ** (-0.6 * max(0.0, -d)) * math.sqrt(64 / batch) * (1 - 0.5 * dropout)
         diverged = d > 1.0
-        noise = np.random.default_rng(seed).normal(0.0, 0.004, size=self.max_resource)
+        noise = np.random.default_rng(seed).normal(0.0, 0.002, size=self.max_resource)
         cost = 15 + 25 * (16 / batch) ** 0.5
         for epoch in range(int(r0) + 1, int(r1) + 1):
             error = 0.9 if diverged else min(0.9, floor + (0.9 - floor) * math.exp(-rate * epoch))

@@ -15,12 +15,21 @@ from .plots import (plot_anytime, plot_learning_curves, plot_pareto, plot_timeli
 from .results import Results, aggregate_anytime, hypervolume_2d, pareto_mask
 from .schedulers import (ASHA, Decision, FIFOScheduler, Hyperband, MedianStopping, Scheduler,
                          SuccessiveHalving, Suggestion)
-from .searchers import GridSearcher, RandomSearcher, Searcher
+from .searchers import (BayesianOptimization, GaussianProcess, GPParams, GridSearcher,
+                        RandomSearcher, Searcher)
 from .spaces import (Categorical, Domain, FiniteRange, Float, Integer, Space, choice, finrange,
                      logfinrange, loguniform, lograndint, randint, uniform)
 from .tuner import Tuner
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def __getattr__(name):
+    if name == "DaskBackend":  # imported on first use: distributed takes a second to import
+        from .backends.dask import DaskBackend
+        return DaskBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
@@ -29,7 +38,9 @@ __all__ = [
     "plot_anytime", "plot_learning_curves", "plot_pareto", "plot_timeline", "set_style",
     "timeline", "Results", "aggregate_anytime", "hypervolume_2d", "pareto_mask", "Decision",
     "FIFOScheduler", "Scheduler", "Suggestion", "SuccessiveHalving", "Hyperband", "ASHA",
-    "MedianStopping", "GridSearcher", "RandomSearcher", "Searcher",
+    "MedianStopping", "GridSearcher", "RandomSearcher", "Searcher", "BayesianOptimization",
+    "GaussianProcess", "GPParams",
     "Categorical", "Domain", "FiniteRange", "Float", "Integer", "Space", "choice", "finrange",
     "logfinrange", "loguniform", "lograndint", "randint", "uniform", "Tuner",
+    "DaskBackend",
 ]

@@ -186,7 +186,13 @@ class FiniteRange(Domain):
     size: int
     log: bool = False
     cast_int: bool = False
-    values: tuple = field(init=False, repr=False, compare=False, default=())
+    _values: tuple = field(init=False, repr=False, compare=False, default=())
+
+    @property
+    def values(self) -> tuple:
+        """The ``size`` values, in order (computed when the domain is checked)."""
+        self._ensure_checked()
+        return self._values
 
     def _problem(self):
         problem = _bounds_problem(self.lower, self.upper, self.log, integer=False)
@@ -205,16 +211,19 @@ class FiniteRange(Domain):
             step = (self.upper - self.lower) / (self.size - 1)
             grid = [self.lower + i * step for i in range(self.size)]
         grid[0], grid[-1] = self.lower, self.upper
-        self.values = tuple(int(round(v)) if self.cast_int else float(v) for v in grid)
-        if self.cast_int and len(set(self.values)) < self.size:
+        self._values = tuple(int(round(v)) if self.cast_int else float(v) for v in grid)
+        if self.cast_int and len(set(self._values)) < self.size:
             raise ValueError(f"hyperparameter {name!r}: cast_int makes values repeat "
                              f"(got {self!r})")
 
     def _index(self, value):
-        for i, v in enumerate(self.values):
-            if v == value or math.isclose(v, value, rel_tol=1e-9, abs_tol=1e-12):
-                return i
-        return None
+        """Position of ``value`` among the values (up to rounding error), else None."""
+        values = self.values
+        i = min(range(self.size), key=lambda j: abs(values[j] - value))
+        # Rounding error is judged against the spacing, not an absolute 1e-12
+        # (which would merge all values of finrange(0, 1e-20, 3)).
+        spacing = values[min(i + 1, self.size - 1)] - values[max(i - 1, 0)]
+        return i if abs(values[i] - value) <= 1e-9 * abs(spacing) else None
 
     def sample(self, rng):
         self._ensure_checked()

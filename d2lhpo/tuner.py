@@ -211,17 +211,17 @@ class Tuner:
 
     def _fill_workers(self):
         while self.backend.n_free() > 0:
-            if self.max_trials is not None and len(self.trials) >= self.max_trials:
-                return
             if self.max_time is not None and self._t0 + self.backend.now() >= self.max_time:
                 return
-            if self._unfinished:  # left running by an interrupted run
+            if self._unfinished:  # left running by an interrupted run (counted already)
                 trial_id = self._unfinished.pop(0)
                 trial = self.trials[trial_id]
                 trial["replayed"] = trial["resource"]
                 r0 = trial["resource"] if os.path.exists(self._checkpoint(trial_id)) else 0
                 self._launch(trial_id, trial["config"], r0, self.scheduler.max_resource, 0.0)
                 continue
+            if self.max_trials is not None and len(self.trials) >= self.max_trials:
+                return
             trial_id = self._next_id
             t0 = time.perf_counter()
             suggestion = self.scheduler.suggest(trial_id)

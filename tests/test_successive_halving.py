@@ -254,3 +254,15 @@ def test_sh_objective_that_stops_short_of_its_rung_raises():
     tuner = hpo.Tuner(short, scheduler, backend="simulated", metric="error", progress=False)
     with pytest.raises(ValueError, match="rung at resource 3"):
         tuner.run(max_time=100)
+
+
+def test_sh_ends_when_the_searcher_runs_out():
+    space = {"x": hpo.choice([0.1, 0.2, 0.3, 0.4, 0.5])}  # only 5 configurations exist
+    scheduler = SuccessiveHalving(hpo.RandomSearcher(space, seed=0, max_retries=20),
+                                  max_resource=9)
+    df = hpo.Tuner(Curves(), scheduler, backend="simulated", n_workers=2,
+                   progress=False).run(max_time=10_000).df
+    # plan 9, 3, 1 with only 5 configurations: 5 at rung 1, the best 3 at 3, 1 at 9
+    reached = df.groupby("config_x").resource.max()
+    assert reached.to_dict() == {0.1: 9, 0.2: 3, 0.3: 3, 0.4: 1, 0.5: 1}
+    assert df.time.max() < 100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import logging
 import pickle
@@ -137,6 +138,8 @@ class DaskBackend(Backend):
                 scheduler_kwargs={"allowed_failures": self.worker_retries})
             self.client = distributed.Client(cluster, set_as_default=False)
         super().open(objective, sum(self.client.nthreads().values()), metric)
+        # Import this module on every worker now, not in the first trials (and their times).
+        self.client.run(importlib.import_module, __name__)
         self._name = f"d2lhpo-{uuid.uuid4().hex[:8]}"
         self._events = distributed.Queue(f"{self._name}-events", client=self.client)
         self._seq = itertools.count()

@@ -1,7 +1,18 @@
 """Objectives: analytic test functions now; the CNN, live and replayed, in their own modules."""
 
 from .base import Objective, is_stepwise, run_objective
+from .cnn_space import cnn_space
 from .functions import AnalyticFunction, branin, hartmann3, hartmann6
+from .tabular import TabularObjective, lenet_digits
 
 __all__ = ["Objective", "is_stepwise", "run_objective", "AnalyticFunction", "branin",
-           "hartmann3", "hartmann6"]
+           "hartmann3", "hartmann6", "CNNObjective", "cnn_space", "TabularObjective",
+           "lenet_digits"]
+
+
+def __getattr__(name):
+    # The live CNN needs torch and d2l (seconds to import); load them on first use only.
+    if name == "CNNObjective":
+        from .cnn import CNNObjective
+        return CNNObjective
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -83,15 +83,12 @@ def run_objective(objective, config: dict, r0: float, r1: float, metric: str,
 
 def normalize_report(report, metric: str, default_resource: float = 1) -> dict:
     """A report as a dict with ``resource``; a bare number becomes ``{metric: value}``."""
-    if isinstance(report, dict):  # the usual case, checked first: ABC checks are slow
-        out = dict(report)
-        out.setdefault("resource", default_resource)
-        return out
-    if isinstance(report, numbers.Real) and not isinstance(report, bool):
-        return {"resource": default_resource, metric: float(report)}
-    if not isinstance(report, Mapping):
-        raise TypeError(f"an objective must return a number or a dict of metrics, "
-                        f"got {type(report).__name__}: {report!r}")
+    if not isinstance(report, dict):  # a dict is the usual case; ABC checks are slow
+        if isinstance(report, numbers.Real) and not isinstance(report, bool):
+            return {"resource": default_resource, metric: float(report)}
+        if not isinstance(report, Mapping):
+            raise TypeError(f"an objective must return a number or a dict of metrics, "
+                            f"got {type(report).__name__}: {report!r}")
     out = dict(report)
     out.setdefault("resource", default_resource)
     return out

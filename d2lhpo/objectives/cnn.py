@@ -27,25 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..spaces import logfinrange, lograndint, loguniform, uniform
 from .base import Objective
+from .cnn_space import HYPERPARAMETERS, cnn_space
 from .data import load_data
-
-HYPERPARAMETERS = ("learning_rate", "momentum", "dropout", "batch_size", "weight_decay",
-                   "channels", "hidden")
-
-
-def cnn_space() -> dict:
-    """The search space of :class:`CNNObjective` (a fresh dict each call)."""
-    return {
-        "learning_rate": loguniform(1e-2, 1.0),
-        "momentum": uniform(0.0, 0.99),
-        "dropout": uniform(0.0, 0.8),
-        "batch_size": logfinrange(32, 512, 5, cast_int=True),  # 32, 64, ..., 512
-        "weight_decay": loguniform(1e-6, 1e-2),
-        "channels": lograndint(2, 16),   # first convolution; the second has twice as many
-        "hidden": lograndint(8, 256),    # units of the dense layer
-    }
 
 
 class LeNet(d2l.Classifier):

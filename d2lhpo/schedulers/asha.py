@@ -39,6 +39,9 @@ class ASHA(Scheduler):
     promoted yet (highest rung first), else starts a new configuration at the
     lowest rung. Rung levels are ``min_resource * eta**k`` below ``max_resource``,
     then ``max_resource``; the objective must report a result at each of them.
+    With ``"promotion"``, give the tuner a time budget (``max_time``):
+    ``max_trials`` counts new trials, and once it is reached the tuner
+    starts nothing, promotions included.
 
     Args:
         searcher: where new configurations come from.

@@ -35,6 +35,8 @@ class SuccessiveHalving(Scheduler):
     Promoted trials resume from their checkpoint at the rung they reached.
     Rung levels are ``min_resource * eta**k`` below ``max_resource``, then
     ``max_resource``; the objective must report a result at each of them.
+    Give the tuner a time budget (``max_time``): ``max_trials`` counts new
+    trials, and once it is reached the tuner starts nothing, promotions included.
 
     Args:
         searcher: where new configurations come from.

@@ -1,5 +1,8 @@
 from .base import Searcher
+from .bayesopt import BayesianOptimization
+from .gp import GaussianProcess, GPParams
 from .grid import GridSearcher
 from .random import RandomSearcher
 
-__all__ = ["Searcher", "GridSearcher", "RandomSearcher"]
+__all__ = ["Searcher", "GridSearcher", "RandomSearcher", "BayesianOptimization", "GaussianProcess",
+           "GPParams"]

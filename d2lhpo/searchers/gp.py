@@ -24,8 +24,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.optimize import minimize
+from scipy.spatial.distance import cdist
 
 SQRT5 = math.sqrt(5.0)
 MIN_NOISE = 1e-6          # noise floor, relative to the standardized targets' variance
@@ -80,8 +81,7 @@ def matern52_of_distance(r, variance=1.0):
 
 def matern52(X1, X2, lengthscales, variance=1.0) -> np.ndarray:
     """Kernel matrix ``k(X1[i], X2[j])`` of the ARD Matérn-5/2 kernel."""
-    diff = (np.asarray(X1)[:, None, :] - np.asarray(X2)[None, :, :]) / lengthscales
-    return matern52_of_distance(np.sqrt(np.sum(diff ** 2, axis=-1)), variance)
+    return matern52_of_distance(cdist(X1 / lengthscales, X2 / lengthscales), variance)
 
 
 def posterior(X, y, params: GPParams, X_test):
@@ -116,17 +116,18 @@ def log_marginal_likelihood(theta, X, y, grad: bool = False, sq_diff=None):
     if sq_diff is None:
         sq_diff = squared_differences(X)
     r = np.sqrt(sq_diff @ (1.0 / p.lengthscales ** 2))
-    K_f = matern52_of_distance(r, p.variance)
-    chol = cho_factor(K_f + p.noise * np.eye(n), lower=True)
+    e = p.variance * np.exp(-SQRT5 * r)
+    K_f = (1.0 + SQRT5 * r + 5.0 / 3.0 * r ** 2) * e       # matern52_of_distance(r, s2)
+    chol = cho_factor(K_f + p.noise * np.eye(n), lower=True, check_finite=False)
     resid = y - p.mean
-    alpha = cho_solve(chol, resid)
+    alpha = cho_solve(chol, resid, check_finite=False)
     lml = (-0.5 * resid @ alpha - np.sum(np.log(np.diag(chol[0])))
            - 0.5 * n * math.log(2 * math.pi))
     if not grad:
         return lml
-    W = np.outer(alpha, alpha) - cho_solve(chol, np.eye(n))
+    W = np.outer(alpha, alpha) - cho_solve(chol, np.eye(n), check_finite=False)
     # dK/dlog(l_d) = s2 * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) * (x_d - x'_d)^2 / l_d^2
-    dK_dr2 = p.variance * 5.0 / 3.0 * (1 + SQRT5 * r) * np.exp(-SQRT5 * r)
+    dK_dr2 = 5.0 / 3.0 * (1 + SQRT5 * r) * e
     g_logl = np.tensordot(W * dK_dr2, sq_diff, axes=2) / p.lengthscales ** 2
     g = np.concatenate([[alpha.sum(), 0.5 * np.sum(W * K_f)], 0.5 * g_logl,
                         [0.5 * p.noise * np.trace(W)]])
@@ -259,16 +260,18 @@ class GaussianProcess:
         of y; with ``grad``, also their gradients w.r.t. ``X``, each of shape (m, d)."""
         p = self.params
         X = np.atleast_2d(np.asarray(X, dtype=float))
-        diff = X[:, None, :] - self.X[None, :, :]                       # (m, n, d)
-        r = np.sqrt(np.sum((diff / p.lengthscales) ** 2, axis=-1))
-        k = matern52_of_distance(r, p.variance)                          # (m, n)
-        v = cho_solve(self.chol, k.T)                                    # (n, m)
+        r = cdist(X / p.lengthscales, self.X / p.lengthscales)          # (m, n)
+        k = matern52_of_distance(r, p.variance)
         mean = p.mean + k @ self.alpha
-        var = np.maximum(p.variance - np.sum(k.T * v, axis=0), 1e-12 * p.variance)
+        # var = s2 - k^T K^-1 k = s2 - |w|^2 with w = L^-1 k (K = L L^T)
+        w = solve_triangular(self.chol[0], k.T, lower=True, check_finite=False)
+        var = np.maximum(p.variance - np.sum(w ** 2, axis=0), 1e-12 * p.variance)
         std = np.sqrt(var)
         if not grad:
             return self.y_mean + self.y_scale * mean, self.y_scale * std
+        v = solve_triangular(self.chol[0], w, lower=True, trans="T", check_finite=False)
         # dk/dx_d = -s2 * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) (x_d - x'_d) / l_d^2
+        diff = X[:, None, :] - self.X[None, :, :]                       # (m, n, d)
         dk = -(p.variance * 5.0 / 3.0 * (1 + SQRT5 * r) * np.exp(-SQRT5 * r))[..., None] \
             * diff / p.lengthscales ** 2                                 # (m, n, d)
         dmean = np.einsum("mnd,n->md", dk, self.alpha)

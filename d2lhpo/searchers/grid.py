@@ -18,7 +18,8 @@ class GridSearcher(Searcher):
         shuffle: visit the grid in a random order (seeded) instead of in order.
 
     Example:
-        >>> searcher = GridSearcher({"x": uniform(0, 1), "c": choice("ab")}, num_points=3)
+        >>> searcher = GridSearcher({"x": uniform(0, 1), "c": choice(["a", "b"])},
+        ...                         num_points=3)
         >>> len(searcher.grid)
         6
     """

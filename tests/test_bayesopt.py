@@ -1,0 +1,208 @@
+"""Bayesian optimization: the acquisition optimizer, the searcher, constraints, ParEGO."""
+
+import logging
+
+import numpy as np
+import pytest
+
+import d2lhpo as hpo
+from d2lhpo.results import hypervolume_2d
+from d2lhpo.searchers import bayesopt
+from d2lhpo.searchers.acquisition_optimizer import maximize_acquisition
+from d2lhpo.searchers.bayesopt import BayesianOptimization, parego_scalarize
+from d2lhpo.spaces import Space, config_key
+
+MIXED = {"lr": hpo.loguniform(1e-4, 1e-1), "layers": hpo.randint(1, 4),
+         "act": hpo.choice(["relu", "tanh", "gelu"]), "width": hpo.finrange(16, 64, 4),
+         "epochs": 10}
+
+
+def _bowl(x):
+    """A score peaking inside the box: gradients included, as the optimizer expects."""
+    def score(X, grad=False):
+        values = -np.sum((X - x) ** 2, axis=1)
+        return (values, -2 * (X - x)) if grad else values
+    return score
+
+
+def test_optimizer_returns_valid_mixed_configs_near_the_maximum():
+    space = Space(MIXED)
+    target = space.encode({"lr": 1e-3, "layers": 3, "act": "tanh", "width": 48, "epochs": 10})
+    config = maximize_acquisition(_bowl(target), space, np.random.default_rng(0))
+    assert space.check(config) == config
+    assert config["layers"] == 3 and config["act"] == "tanh" and config["width"] == 48
+    assert config["lr"] == pytest.approx(1e-3, rel=1e-3)
+    # Excluding it gives the next best, never an excluded one.
+    second = maximize_acquisition(_bowl(target), space, np.random.default_rng(0),
+                                  exclude={config_key(config)})
+    assert second != config and space.check(second) == second
+
+
+def test_optimizer_skips_excluded_configs_and_gives_up_when_all_are():
+    space = Space({"n": hpo.randint(0, 3), "c": hpo.choice(["a", "b"])})
+    everything = [{"n": n, "c": c} for n in range(4) for c in "ab"]
+    target = space.encode({"n": 1, "c": "a"})
+    exclude = {config_key(c) for c in everything if c != {"n": 3, "c": "b"}}
+    assert maximize_acquisition(_bowl(target), space, np.random.default_rng(0),
+                                exclude) == {"n": 3, "c": "b"}
+    exclude = {config_key(c) for c in everything}
+    assert maximize_acquisition(_bowl(target), space, np.random.default_rng(0), exclude) is None
+
+
+def test_never_suggests_a_config_twice_and_stops_when_the_space_is_exhausted():
+    space = {"n": hpo.randint(0, 3), "c": hpo.choice(["a", "b"])}
+    searcher = BayesianOptimization(space, metric="y", seed=0, num_initial=3)
+    seen = []
+    pending = []
+    for i in range(8):
+        config = searcher.suggest()
+        assert config_key(config) not in {config_key(c) for c in seen}
+        seen.append(config)
+        searcher.register_pending(config)
+        pending.append(config)
+        if i % 2:   # two workers: one result for every two suggestions
+            done = pending.pop(0)
+            searcher.remove_pending(done)
+            searcher.observe(done, {"y": (done["n"] - 2) ** 2 + (done["c"] == "b")})
+    assert searcher.suggest() is None
+
+
+def test_pending_configs_are_not_suggested_again():
+    searcher = BayesianOptimization({"x": hpo.uniform(0, 1)}, metric="y", seed=0, num_initial=3)
+    for x in (0.1, 0.5, 0.9):
+        searcher.observe({"x": x}, {"y": (x - 0.3) ** 2})
+    first = searcher.suggest()
+    searcher.register_pending(first)
+    second = searcher.suggest()
+    assert abs(first["x"] - second["x"]) > 1e-3
+
+
+def _minimize(searcher, fn, n):
+    values = []
+    for _ in range(n):
+        config = searcher.suggest()
+        result = fn(config)
+        searcher.observe(config, result)
+        values.append(result)
+    return values
+
+
+def test_finds_the_minimum_of_a_quadratic_and_handles_max_mode():
+    space = {"x": hpo.uniform(-2, 2), "y": hpo.uniform(-2, 2)}
+
+    def fn(c):
+        return {"loss": (c["x"] - 0.5) ** 2 + (c["y"] + 1) ** 2}
+    values = _minimize(BayesianOptimization(space, metric="loss", seed=0), fn, 15)
+    assert min(v["loss"] for v in values) < 1e-3
+    values = _minimize(BayesianOptimization(space, metric="gain", mode="max", seed=0),
+                       lambda c: {"gain": -fn(c)["loss"]}, 15)
+    assert max(v["gain"] for v in values) > -1e-3
+
+
+def test_same_seed_same_suggestions():
+    def run():
+        return _minimize(BayesianOptimization(hpo.objectives.branin.space, metric="value",
+                                              seed=3), lambda c: next(hpo.objectives.branin(c)),
+                         7)
+    assert run() == run()
+
+
+def test_constraints_steer_to_the_feasible_region():
+    # Minimize x + y inside a disc of radius sqrt(0.1) around (0.7, 0.7): the
+    # unconstrained minimum (0, 0) is infeasible; the constrained one is 1.4 - sqrt(0.2).
+    def fn(c):
+        return {"f": c["x"] + c["y"], "c": (c["x"] - 0.7) ** 2 + (c["y"] - 0.7) ** 2 - 0.1}
+    space = {"x": hpo.uniform(0, 1), "y": hpo.uniform(0, 1)}
+    searcher = BayesianOptimization(space, metric="f", constraints=["c"], seed=0)
+    values = _minimize(searcher, fn, 20)
+    # The optimum is on the disc's edge: BO closes in on it from both sides, so
+    # late points are feasible or within a hair of it (random search: 7 in 10 outside).
+    assert all(v["c"] <= 0.01 for v in values[-10:])
+    assert min(v["f"] for v in values if v["c"] <= 0) < 1.4 - np.sqrt(0.2) + 0.01
+
+
+def test_parego_scalarization():
+    Y = np.array([[0.0, 10.0], [1.0, 0.0], [0.5, 5.0]])
+    np.testing.assert_allclose(parego_scalarize(Y, np.array([0.5, 0.5]), rho=0.0),
+                               [0.5, 0.5, 0.25])
+    np.testing.assert_allclose(parego_scalarize(Y, np.array([1.0, 0.0]), rho=0.1),
+                               [0.0, 1.1, 0.55])
+
+
+def test_parego_beats_random_search_on_two_objectives():
+    # f1 = x^2 + y^2, f2 = (x - 1)^2 + y^2: the Pareto set is the segment y = 0.
+    def fn(c):
+        return {"f1": c["x"] ** 2 + c["y"] ** 2, "f2": (c["x"] - 1) ** 2 + c["y"] ** 2}
+    space = {"x": hpo.uniform(-1, 2), "y": hpo.uniform(-1, 1)}
+    searcher = BayesianOptimization(space, metric=["f1", "f2"], mode="min", seed=0)
+    bo = _minimize(searcher, fn, 25)
+    random = _minimize(hpo.RandomSearcher(space, seed=0), fn, 25)
+
+    def hv(values):
+        return hypervolume_2d([[v["f1"], v["f2"]] for v in values], reference=[2.0, 3.0])
+    assert hv(bo) > hv(random) + 0.1
+    assert searcher.metric == "f1" and searcher.objectives == [("f1", "min"), ("f2", "min")]
+
+
+def test_falls_back_to_random_with_a_warning_when_the_model_fails(monkeypatch, caplog):
+    def broken_fit(*args, **kwargs):
+        raise np.linalg.LinAlgError("not positive definite")
+    monkeypatch.setattr(bayesopt.GaussianProcess, "fit", broken_fit)
+    searcher = BayesianOptimization({"x": hpo.uniform(0, 1)}, metric="y", seed=0, num_initial=2)
+    for x in (0.2, 0.8):
+        searcher.observe({"x": x}, {"y": x})
+    with caplog.at_level(logging.WARNING, logger="d2lhpo.searchers.bayesopt"):
+        config = searcher.suggest()
+    assert 0 <= config["x"] <= 1
+    assert "LinAlgError" in caplog.text and "random" in caplog.text
+
+
+def test_models_the_highest_resource_level_with_enough_observations():
+    searcher = BayesianOptimization({"x": hpo.uniform(0, 1)}, metric="y", seed=0, num_initial=3)
+    for x in (0.1, 0.2, 0.3, 0.4):
+        searcher.observe({"x": x}, {"y": x, "resource": 1})
+    searcher.observe({"x": 0.1}, {"y": 0.5, "resource": 3})
+    assert searcher._model_level() == 1
+    for x in (0.2, 0.3):
+        searcher.observe({"x": x}, {"y": x, "resource": 3})
+    assert searcher._model_level() == 3
+    assert 0 <= searcher.suggest()["x"] <= 1
+
+
+def test_runs_under_a_tuner_with_asynchronous_workers():
+    branin = hpo.objectives.branin
+    searcher = BayesianOptimization(branin.space, seed=0)
+    results = hpo.Tuner(branin, hpo.FIFOScheduler(searcher), backend="simulated", n_workers=4,
+                        progress=False).run(max_trials=14)
+    configs = results.df[["config_x1", "config_x2"]].drop_duplicates()
+    assert len(configs) == 14
+
+
+def test_bad_arguments_name_the_argument():
+    space = {"x": hpo.uniform(0, 1)}
+    with pytest.raises(ValueError, match="acquisition"):
+        BayesianOptimization(space, acquisition="pi")
+    with pytest.raises(ValueError, match="num_initial"):
+        BayesianOptimization(space, num_initial=0)
+    with pytest.raises(ValueError, match="mode"):
+        BayesianOptimization(space, metric=["a", "b"], mode=["min"])
+    with pytest.raises(ValueError, match="constraints"):
+        BayesianOptimization(space, metric="a", constraints=["c"], acquisition="lcb")
+    with pytest.raises(ValueError, match="no metric 'y'"):
+        BayesianOptimization(space, metric="y").observe({"x": 0.5}, {"z": 1.0})
+
+
+def test_runs_as_the_searcher_of_asha():
+    def curves(config, r0, r1):
+        # Branin plus a gap that closes with the epochs: rankings agree across rungs.
+        for epoch in range(int(r0) + 1, int(r1) + 1):
+            value = hpo.objectives.branin.fn([config["x1"], config["x2"]]) + 20 / epoch
+            yield {"resource": epoch, "value": value, "cost": 10.0}
+    searcher = BayesianOptimization(hpo.objectives.branin.space, seed=0)
+    scheduler = hpo.ASHA(searcher, type="stopping", eta=3, max_resource=9, metric="value",
+                         mode="min", seed=0)
+    results = hpo.Tuner(curves, scheduler, backend="simulated", n_workers=4,
+                        progress=False).run(max_trials=24)
+    assert (results.df["status"] != "failed").all()
+    assert results.df["trial_id"].nunique() == 24
+    assert searcher._model_level() is not None
