@@ -211,7 +211,9 @@ class FiniteRange(Domain):
             step = (self.upper - self.lower) / (self.size - 1)
             grid = [self.lower + i * step for i in range(self.size)]
         grid[0], grid[-1] = self.lower, self.upper
-        self._values = tuple(int(round(v)) if self.cast_int else float(v) for v in grid)
+        # 15 significant digits hide rounding noise (0.30000000000000004 -> 0.3)
+        self._values = tuple(int(round(v)) if self.cast_int else float(f"{v:.15g}")
+                             for v in grid)
         if self.cast_int and len(set(self._values)) < self.size:
             raise ValueError(f"hyperparameter {name!r}: cast_int makes values repeat "
                              f"(got {self!r})")

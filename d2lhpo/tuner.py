@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import tempfile
 import time
@@ -165,9 +166,10 @@ class Tuner:
         """
         if max_trials is None and max_time is None:
             raise ValueError("give a budget: max_trials or max_time")
-        if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
+        if max_trials is not None and (not isinstance(max_trials, int)
+                                       or isinstance(max_trials, bool) or max_trials < 1):
             raise ValueError(f"max_trials must be a positive integer, got {max_trials!r}")
-        if max_time is not None and not max_time > 0:
+        if max_time is not None and not (isinstance(max_time, numbers.Real) and max_time > 0):
             raise ValueError(f"max_time must be positive seconds, got {max_time!r}")
         self.max_trials, self.max_time = max_trials, max_time
         tmp = None

@@ -104,7 +104,8 @@ def main(argv=None) -> int:
         issues = problems(nb) or ([error] if error else [])  # timeouts leave no output
         for issue in issues:
             print(f"    {issue}", file=sys.stderr)
-        status = f"FAILED ({issues[0][:80]})" if issues else f"ok ({n_figures} figures)"
+        more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
+        status = f"FAILED: {issues[0][:80]}{more}" if issues else f"ok ({n_figures} figures)"
         failed += bool(issues)
         rows.append((path.stem, f"{seconds:.0f}", status))
 

@@ -108,8 +108,8 @@ class DaskBackend(Backend):
         n_workers: worker processes of that local cluster (one thread each;
             default: the tuner's ``n_workers``).
         worker_retries: times the local cluster re-runs a trial whose worker died.
-        dashboard_address: the local cluster's dashboard, e.g. ``"127.0.0.1:8787"``
-            (default: none).
+        dashboard_port: serve the local cluster's dashboard on 127.0.0.1 at this
+            port (default: no dashboard).
 
     Example:
         >>> client = distributed.Client("tcp://scheduler:8786")
@@ -118,7 +118,7 @@ class DaskBackend(Backend):
     """
 
     def __init__(self, client: distributed.Client | None = None, n_workers: int | None = None,
-                 worker_retries: int = 1, dashboard_address: str | None = None):
+                 worker_retries: int = 1, dashboard_port: int | None = None):
         if client is not None and not isinstance(client, distributed.Client):
             raise ValueError(f"client must be a distributed.Client, got {client!r}")
         if n_workers is not None and (not isinstance(n_workers, int) or n_workers < 1):
@@ -127,15 +127,17 @@ class DaskBackend(Backend):
             raise ValueError(f"worker_retries must be an integer >= 0, got {worker_retries!r}")
         self.client, self._own = client, client is None
         self.local_workers, self.worker_retries = n_workers, worker_retries
-        self.dashboard_address = dashboard_address
+        self.dashboard_port = dashboard_port
 
     def open(self, objective, n_workers, metric):
         if self._own:
+            # The scheduler serves HTTP (health checks; the dashboard if asked) on loopback.
+            http = {"dashboard": self.dashboard_port is not None,
+                    "dashboard_address": f"127.0.0.1:{self.dashboard_port or 0}"}
             cluster = distributed.LocalCluster(
                 n_workers=self.local_workers or n_workers, threads_per_worker=1,
-                processes=True, host="127.0.0.1", dashboard_address=self.dashboard_address,
-                silence_logs=logging.ERROR,
-                scheduler_kwargs={"allowed_failures": self.worker_retries})
+                processes=True, host="127.0.0.1", silence_logs=logging.ERROR,
+                scheduler_kwargs={"allowed_failures": self.worker_retries, **http})
             self.client = distributed.Client(cluster, set_as_default=False)
         super().open(objective, sum(self.client.nthreads().values()), metric)
         # Import this module on every worker now, not in the first trials (and their times).

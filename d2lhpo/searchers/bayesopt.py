@@ -72,7 +72,8 @@ class BayesianOptimization(Searcher):
         constraints: names of metrics that must be <= 0.
         n_candidates: Sobol points at which the acquisition is scored.
         n_local: L-BFGS-B polishes of the best candidates.
-        n_starts: local optimizations in each GP hyperparameter fit.
+        n_starts: local optimizations in each GP hyperparameter fit (one from
+            30 observations on, see ``_fit``).
 
     Example:
         >>> searcher = BayesianOptimization(branin.space, metric="value", seed=0)
@@ -179,7 +180,11 @@ class BayesianOptimization(Searcher):
         return self._random_config()
 
     def _fit(self, name, X, y, X_pending):
-        gp = GaussianProcess(n_starts=self.n_starts, seed=self.rng)
+        # Restarts pay off while observations are few and the likelihood has
+        # several modes; from 30 on, the best screened start (nearly always the
+        # last fit) was as good in our runs, at half the cost.
+        n_starts = self.n_starts if len(X) < 30 else 1
+        gp = GaussianProcess(n_starts=n_starts, seed=self.rng)
         gp.fit(X, y, init=self._params.get(name))
         self._params[name] = gp.params
         return gp.fantasize(X_pending)

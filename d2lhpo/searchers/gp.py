@@ -169,7 +169,7 @@ def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
     rng = np.random.default_rng(seed)
     sq_diff = squared_differences(X)
 
-    def loss(theta, grad=True):
+    def loss(theta):
         try:
             value, g = log_marginal_likelihood(theta, X, y, grad=True, sq_diff=sq_diff)
         except np.linalg.LinAlgError:
@@ -177,7 +177,14 @@ def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
         if prior:
             p_value, p_g = log_prior(theta, grad=True)
             value, g = value + p_value, g + p_g
-        return (-value, -g) if grad else -value
+        return -value, -g
+
+    def loss_value(theta):
+        try:
+            value = log_marginal_likelihood(theta, X, y, sq_diff=sq_diff)
+        except np.linalg.LinAlgError:
+            return np.inf
+        return -value - (log_prior(theta) if prior else 0.0)
 
     starts = [GPParams.default(dim).theta] + ([init.theta] if init is not None else [])
     for _ in range(n_candidates):
@@ -186,7 +193,7 @@ def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
         theta[2:-1] = rng.normal(*PRIOR["lengthscale"], size=dim)
         theta[-1] = rng.uniform(math.log(MIN_NOISE), math.log(0.1))
         starts.append(np.clip(theta, bounds[:, 0], bounds[:, 1]))
-    starts.sort(key=lambda theta: loss(theta, grad=False))
+    starts.sort(key=loss_value)
     best = None
     for theta0 in starts[:n_starts]:
         res = minimize(loss, theta0, jac=True, method="L-BFGS-B", bounds=bounds)

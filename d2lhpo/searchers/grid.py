@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from .base import Searcher
 
 
@@ -27,7 +29,7 @@ class GridSearcher(Searcher):
     def __init__(self, space, metric=None, mode="min", seed=None, points_to_evaluate=None,
                  num_points: int = 5, shuffle: bool = False):
         super().__init__(space, metric, mode, seed, points_to_evaluate)
-        if not isinstance(num_points, int) or num_points < 1:
+        if not isinstance(num_points, numbers.Integral) or num_points < 1:
             raise ValueError(f"num_points must be a positive integer, got {num_points!r}")
         self.grid = self.space.grid(num_points)
         if shuffle:
