@@ -10,7 +10,8 @@ OUT    ?= _output
 D2L    := d2l==1.0.3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.d2lhpo-installed
-NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# the chapters, notebooks/NN_name.ipynb (not scratch copies such as _review_*.ipynb)
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 
 .PHONY: help setup notebooks test student slides slides-offline figures clean distclean
 

@@ -23,6 +23,7 @@ GPSampler on every function and far below random search; a suggestion takes
 Optuna is a benchmark-only dependency (``pip install d2lhpo[bench]``).
 
     python benchmarks/bayesopt.py [--seeds 20] [--checkpoints 30 60] [--timing-seeds 3]
+        [--functions Branin ...] [--methods "d2lhpo BO" ...] [--csv regrets.csv]
 """
 
 from __future__ import annotations
@@ -90,10 +91,11 @@ def run(method, fn, seed, n_evaluations):
     return np.array(best), np.array(times)
 
 
-def regret_table(seeds, checkpoints, log):
+def regret_table(seeds, checkpoints, functions, methods, log):
     rows = []
-    for name, fn in FUNCTIONS.items():
-        for method in METHODS:
+    for name in functions:
+        fn = FUNCTIONS[name]
+        for method in methods:
             for seed in range(seeds):
                 best, _ = run(method, fn, seed, max(checkpoints))
                 for n in checkpoints:
@@ -108,10 +110,10 @@ def regret_table(seeds, checkpoints, log):
     return df, table
 
 
-def timing_table(seeds, at, log):
+def timing_table(seeds, at, methods, log):
     fn = FUNCTIONS["Hartmann-6"]
     rows = []
-    for method in MODEL_BASED:
+    for method in [m for m in methods if m in MODEL_BASED]:
         for seed in range(seeds):
             _, times = run(method, fn, 1000 + seed, max(at) + 1)
             for n in at:   # the suggestion with index i is made with i observations
@@ -129,6 +131,8 @@ def main():
     parser.add_argument("--timing-seeds", type=int, default=3)
     parser.add_argument("--timing-at", type=int, nargs="+", default=[50, 100])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--functions", nargs="+", default=list(FUNCTIONS), choices=list(FUNCTIONS))
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--csv", default=None, help="also save every run's regrets here")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
@@ -144,17 +148,19 @@ def main():
 
     with threadpool_limits(args.threads):
         t0 = time.perf_counter()
-        df, regrets = regret_table(args.seeds, args.checkpoints, log)
-        timings = timing_table(args.timing_seeds, args.timing_at, log)
+        df, regrets = regret_table(args.seeds, args.checkpoints, args.functions, args.methods, log)
+        timings = (timing_table(args.timing_seeds, args.timing_at, args.methods, log)
+                   if args.timing_seeds > 0 else None)
     if args.csv:
         df.to_csv(args.csv, index=False)
     pd.set_option("display.float_format", "{:.3g}".format)
     pd.set_option("display.width", 120)
     print(f"\nSimple regret over {args.seeds} seeds (median and quartiles)")
     print(regrets.to_string())
-    print(f"\nCPU milliseconds per suggestion on Hartmann-6 (median over {args.timing_seeds} "
-          f"runs x 5 suggestions), {args.threads} thread(s)")
-    print(timings.to_string())
+    if timings is not None:
+        print(f"\nCPU milliseconds per suggestion on Hartmann-6 (median over "
+              f"{args.timing_seeds} runs x 5 suggestions), {args.threads} thread(s)")
+        print(timings.to_string())
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
 
 

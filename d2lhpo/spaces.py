@@ -69,6 +69,11 @@ class Domain:
         raise NotImplementedError
 
 
+def _unit(x) -> float:
+    """``x[0]`` clipped to [0, 1], as a float (``np.clip`` is slow on one number)."""
+    return min(max(float(x[0]), 0.0), 1.0)
+
+
 def _bounds_problem(lower, upper, log: bool, integer: bool) -> str | None:
     if not (_is_number(lower) and _is_number(upper)):
         return "bounds must be numbers"
@@ -112,7 +117,7 @@ class Float(Domain):
 
     def decode(self, x):
         lo, hi = self._scale(self.lower), self._scale(self.upper)
-        u = lo + float(np.clip(x[0], 0.0, 1.0)) * (hi - lo)
+        u = lo + _unit(x) * (hi - lo)
         return float(min(max(math.exp(u) if self.log else u, self.lower), self.upper))
 
     def grid(self, n):
@@ -148,7 +153,7 @@ class Integer(Domain):
         self._ensure_checked()
         if not self.log:
             return int(rng.integers(self.lower, self.upper, endpoint=True))
-        return self.decode(np.array([rng.uniform()]))
+        return self.decode([rng.random()])
 
     def __contains__(self, value):
         return (_is_number(value) and float(value).is_integer()
@@ -161,7 +166,7 @@ class Integer(Domain):
 
     def decode(self, x):
         lo, hi = self._edges()
-        u = lo + float(np.clip(x[0], 0.0, 1.0)) * (hi - lo)
+        u = lo + _unit(x) * (hi - lo)
         v = round(math.exp(u)) if self.log else round(u)
         return int(min(max(v, self.lower), self.upper))
 
@@ -210,10 +215,10 @@ class FiniteRange(Domain):
         else:
             step = (self.upper - self.lower) / (self.size - 1)
             grid = [self.lower + i * step for i in range(self.size)]
-        grid[0], grid[-1] = self.lower, self.upper
-        # 15 significant digits hide rounding noise (0.30000000000000004 -> 0.3)
-        self._values = tuple(int(round(v)) if self.cast_int else float(f"{v:.15g}")
-                             for v in grid)
+        if not self.cast_int:  # 15 significant digits hide rounding noise (0.30000000000000004)
+            grid = [float(f"{v:.15g}") for v in grid]
+        grid[0], grid[-1] = self.lower, self.upper  # the bounds exactly as given
+        self._values = tuple(int(round(v)) if self.cast_int else float(v) for v in grid)
         if self.cast_int and len(set(self._values)) < self.size:
             raise ValueError(f"hyperparameter {name!r}: cast_int makes values repeat "
                              f"(got {self!r})")
@@ -241,7 +246,7 @@ class FiniteRange(Domain):
 
     def decode(self, x):
         self._ensure_checked()
-        i = min(int(float(np.clip(x[0], 0.0, 1.0)) * self.size), self.size - 1)
+        i = min(int(_unit(x) * self.size), self.size - 1)
         return self.values[i]
 
     def grid(self, n):

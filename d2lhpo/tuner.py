@@ -22,7 +22,6 @@ from .schedulers.base import Decision, Scheduler
 logger = logging.getLogger(__name__)
 
 
-
 def _dask_backend():
     from .backends.dask import DaskBackend  # distributed takes a second to import
     return DaskBackend()
@@ -33,6 +32,7 @@ BACKENDS = {"sequential": SequentialBackend, "process": ProcessBackend,
 
 
 _SEED_BLOCK = 1024
+_STATUS_AFTER = {Decision.PAUSE: "paused", Decision.STOP: "stopped"}  # else by resource
 
 
 class _TimeUp(Exception):
@@ -282,7 +282,7 @@ class Tuner:
                 return
             trial["resource"] = report["resource"]
             decision = self.scheduler.on_result(trial_id, report)
-            status = {Decision.PAUSE: "paused", Decision.STOP: "stopped"}.get(decision)
+            status = _STATUS_AFTER.get(decision)
             if status is None:
                 done = report["resource"] >= self.scheduler.max_resource
                 status = "completed" if done else "running"

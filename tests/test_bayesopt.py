@@ -12,6 +12,8 @@ from d2lhpo.searchers.acquisition_optimizer import maximize_acquisition
 from d2lhpo.searchers.bayesopt import BayesianOptimization, parego_scalarize
 from d2lhpo.spaces import Space, config_key
 
+FAST = {"n_candidates": 256, "n_local": 3}   # smaller acquisition search: fast tests
+
 MIXED = {"lr": hpo.loguniform(1e-4, 1e-1), "layers": hpo.randint(1, 4),
          "act": hpo.choice(["relu", "tanh", "gelu"]), "width": hpo.finrange(16, 64, 4),
          "epochs": 10}
@@ -92,9 +94,9 @@ def test_finds_the_minimum_of_a_quadratic_and_handles_max_mode():
 
     def fn(c):
         return {"loss": (c["x"] - 0.5) ** 2 + (c["y"] + 1) ** 2}
-    values = _minimize(BayesianOptimization(space, metric="loss", seed=0), fn, 15)
+    values = _minimize(BayesianOptimization(space, metric="loss", seed=0, **FAST), fn, 15)
     assert min(v["loss"] for v in values) < 1e-3
-    values = _minimize(BayesianOptimization(space, metric="gain", mode="max", seed=0),
+    values = _minimize(BayesianOptimization(space, metric="gain", mode="max", seed=0, **FAST),
                        lambda c: {"gain": -fn(c)["loss"]}, 15)
     assert max(v["gain"] for v in values) > -1e-3
 
@@ -113,7 +115,7 @@ def test_constraints_steer_to_the_feasible_region():
     def fn(c):
         return {"f": c["x"] + c["y"], "c": (c["x"] - 0.7) ** 2 + (c["y"] - 0.7) ** 2 - 0.1}
     space = {"x": hpo.uniform(0, 1), "y": hpo.uniform(0, 1)}
-    searcher = BayesianOptimization(space, metric="f", constraints=["c"], seed=0)
+    searcher = BayesianOptimization(space, metric="f", constraints=["c"], seed=0, **FAST)
     values = _minimize(searcher, fn, 20)
     # The optimum is on the disc's edge: BO closes in on it from both sides, so
     # late points are feasible or within a hair of it (random search: 7 in 10 outside).
@@ -134,7 +136,7 @@ def test_parego_beats_random_search_on_two_objectives():
     def fn(c):
         return {"f1": c["x"] ** 2 + c["y"] ** 2, "f2": (c["x"] - 1) ** 2 + c["y"] ** 2}
     space = {"x": hpo.uniform(-1, 2), "y": hpo.uniform(-1, 1)}
-    searcher = BayesianOptimization(space, metric=["f1", "f2"], mode="min", seed=0)
+    searcher = BayesianOptimization(space, metric=["f1", "f2"], mode="min", seed=0, **FAST)
     bo = _minimize(searcher, fn, 25)
     random = _minimize(hpo.RandomSearcher(space, seed=0), fn, 25)
 
@@ -171,7 +173,7 @@ def test_models_the_highest_resource_level_with_enough_observations():
 
 def test_runs_under_a_tuner_with_asynchronous_workers():
     branin = hpo.objectives.branin
-    searcher = BayesianOptimization(branin.space, seed=0)
+    searcher = BayesianOptimization(branin.space, seed=0, **FAST)
     results = hpo.Tuner(branin, hpo.FIFOScheduler(searcher), backend="simulated", n_workers=4,
                         progress=False).run(max_trials=14)
     configs = results.df[["config_x1", "config_x2"]].drop_duplicates()
@@ -198,7 +200,7 @@ def test_runs_as_the_searcher_of_asha():
         for epoch in range(int(r0) + 1, int(r1) + 1):
             value = hpo.objectives.branin.fn([config["x1"], config["x2"]]) + 20 / epoch
             yield {"resource": epoch, "value": value, "cost": 10.0}
-    searcher = BayesianOptimization(hpo.objectives.branin.space, seed=0)
+    searcher = BayesianOptimization(hpo.objectives.branin.space, seed=0, **FAST)
     scheduler = hpo.ASHA(searcher, type="stopping", eta=3, max_resource=9, metric="value",
                          mode="min", seed=0)
     results = hpo.Tuner(curves, scheduler, backend="simulated", n_workers=4,

@@ -16,21 +16,21 @@ import d2lhpo as hpo  # noqa: E402
 from d2lhpo.backends.dask import DaskBackend  # noqa: E402
 
 SPACE = {"x": hpo.uniform(0.0, 1.0)}
+# The objectives below are defined here: workers get them by value, not by module name.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.fixture(scope="module")
 def client():
-    # The objectives below are defined here; ship them by value, not by module name.
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
         dashboard_address=None, silence_logs=logging.ERROR,
-        scheduler_kwargs={"allowed_failures": 1})
+        # No dashboard; the scheduler's HTTP routes on any free port of loopback.
+        scheduler_kwargs={"allowed_failures": 1, "dashboard_address": "127.0.0.1:0"})
     client = distributed.Client(cluster, set_as_default=False)
     yield client
     client.close()
     cluster.close()
-    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 def _tuner(objective, client, scheduler=None, max_resource=1, points=None):
@@ -131,26 +131,28 @@ def test_an_objective_that_raises_fails_its_trial_only(client):
     assert (trials.loc[trials["status"] != "failed", "status"] == "completed").all()
 
 
-def victim(config, r0, r1, pids):
-    """Step 2 of the config x=0.5 sleeps long enough to be killed, ``kills`` times."""
+def victim(config, r0, r1, pids, kills):
+    """Step 2 of the config x=0.5 waits to be killed, in its first ``kills`` attempts."""
     for r in range(int(r0) + 1, int(r1) + 1):
-        if config["x"] == 0.5 and r == 2:
+        attempts = len(open(pids).read().split()) if os.path.exists(pids) else 0
+        if config["x"] == 0.5 and r == 2 and attempts < kills:
+            time.sleep(1.0)  # the other trials end first: no one waits for a worker restart
             with open(pids, "a") as f:
                 f.write(f"{os.getpid()}\n")
-            time.sleep(5)
+            time.sleep(30)
         yield {"resource": r, "loss": config["x"] + 1 / r}
 
 
 def _killer(pids, kills):
-    """Kill (SIGKILL) the first ``kills`` worker processes that write their pid to ``pids``."""
+    """Kill (SIGKILL) the worker processes that write their pid to ``pids``, ``kills`` times."""
     def run():
         killed = set()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while len(killed) < kills and time.monotonic() < deadline:
-            for line in open(pids).read().split() if os.path.exists(pids) else []:
-                if int(line) not in killed:
-                    os.kill(int(line), signal.SIGKILL)
-                    killed.add(int(line))
+            for pid in map(int, open(pids).read().split() if os.path.exists(pids) else []):
+                if pid not in killed:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.add(pid)
             time.sleep(0.01)
 
     thread = threading.Thread(target=run, daemon=True)
@@ -160,52 +162,44 @@ def _killer(pids, kills):
 
 @pytest.mark.parametrize("kills", [1, 2])
 def test_a_worker_killed_mid_trial_does_not_stop_the_run(client, tmp_path, kills):
-    client.wait_for_workers(2, timeout=60)  # the previous test's victims restart
+    client.wait_for_workers(2, timeout=120)  # a worker killed before has restarted
     pids = str(tmp_path / "pids.txt")
     killer = _killer(pids, kills)
-    if kills == 1:  # the retry is not killed: it must run quickly
-        objective = _once(pids)
-    else:
-        def objective(config, r0, r1):
-            return victim(config, r0, r1, pids)
-    results = _tuner(objective, client, max_resource=2, points=[{"x": 0.5}]).run(max_trials=4)
+    tuner = _tuner(lambda config, r0, r1: victim(config, r0, r1, pids, kills), client,
+                   max_resource=2, points=[{"x": 0.5}])
+    results = tuner.run(max_trials=4)
     killer.join()
+    assert len(set(open(pids).read().split())) == kills
     trials = results.trials()
-    assert len(trials) == 4
-    # No result counted twice: one row per (trial, resource), besides the failure's own row.
+    assert len(trials) == 4 and (trials.loc[1:, "status"] == "completed").all()
+    # No result counted twice: one row per (trial, resource), besides a failure's own row.
     assert not results.df.query("status != 'failed'").duplicated(["trial_id", "resource"]).any()
-    assert (trials.loc[1:, "status"] == "completed").all()
     if kills == 1:  # Dask ran it again on a live worker; the repeated step 1 is not recorded
-        assert trials.loc[0, "status"] == "completed"
-        assert results.df.query("trial_id == 0")["resource"].tolist() == [1, 2]
+        assert results.df.query("trial_id == 0")["status"].tolist() == ["running", "completed"]
     else:  # the cluster allows one retry: then the trial fails, saying why
-        assert trials.loc[0, "status"] == "failed"
+        assert results.df.query("trial_id == 0")["status"].tolist() == ["running", "failed"]
         assert "worker died" in trials.loc[0, "error"]
-    assert len(set(open(pids).read().split())) == kills + (kills == 1)
 
 
-def _once(pids):
-    def objective(config, r0, r1):
-        for r in range(int(r0) + 1, int(r1) + 1):
-            if config["x"] == 0.5 and r == 2:
-                first = not os.path.exists(pids)
-                with open(pids, "a") as f:
-                    f.write(f"{os.getpid()}\n")
-                if first:
-                    time.sleep(5)
-            yield {"resource": r, "loss": config["x"] + 1 / r}
-    return objective
+class Recording(DaskBackend):
+    def open(self, *args):
+        super().open(*args)
+        self.cluster = self.client.cluster
 
 
-def test_backend_dask_starts_and_closes_its_own_cluster():
-    tuner = hpo.Tuner(slow_quadratic, hpo.FIFOScheduler(hpo.RandomSearcher(SPACE, seed=0),
-                                                        metric="loss"),
-                      backend="dask", n_workers=2, progress=False)
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    try:
-        results = tuner.run(max_trials=2)
-    finally:
-        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+def test_without_a_client_it_starts_and_closes_a_local_cluster(monkeypatch):
+    monkeypatch.setitem(hpo.tuner.BACKENDS, "dask", Recording)
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(SPACE, seed=0), metric="loss")
+    tuner = hpo.Tuner(slow_quadratic, scheduler, backend="dask", n_workers=2, progress=False)
+    results = tuner.run(max_trials=2)
     assert results.df["status"].tolist() == ["completed"] * 2
-    assert tuner.backend.client is None
-    assert not [t for t in threading.enumerate() if "Dask" in t.name and t.is_alive()]
+    assert tuner.backend.n_workers == 2
+    assert tuner.backend.cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+    assert tuner.backend.cluster.status.name == "closed" and tuner.backend.client is None
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="client"):
+        DaskBackend("tcp://127.0.0.1:8786")
+    with pytest.raises(ValueError, match="n_workers"):
+        DaskBackend(n_workers=0)

@@ -20,7 +20,7 @@ import build_slides  # noqa: E402
 import run_notebooks  # noqa: E402
 import student_version  # noqa: E402
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))  # not scratch copies
 CHAPTERS = [p for p in NOTEBOOKS if not p.name.startswith("00_")]
 COLAB = "https://colab.research.google.com/github/d2lhpo/d2lhpo/blob/main/notebooks/"
 

@@ -39,17 +39,13 @@ def test_killed_run_resumes_without_losing_or_repeating_trials(tmp_path):
     journal, ckpt, ledger = tmp_path / "run.jsonl", tmp_path / "ckpt", tmp_path / "calls.jsonl"
     max_trials = 8
     proc = subprocess.Popen([sys.executable, str(JOB), str(journal), str(ckpt), str(ledger),
-                             str(max_trials)], stderr=subprocess.PIPE)
-    # Kill it (SIGKILL: no clean-up at all) mid-trial, once some trials completed.
-    deadline = time.monotonic() + 60
-    while True:
+                             str(max_trials), "4"], stderr=subprocess.PIPE)
+    # The 4th trial hangs in its 2nd epoch: kill the run there, with SIGKILL (no clean-up).
+    deadline = time.monotonic() + 120
+    while not (ledger.exists() and '"hang"' in ledger.read_text()):
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.monotonic() < deadline, "the tuning run made no progress"
-        rows = _rows(journal) if journal.exists() else []
-        completed = [r for r in rows if r["status"] == "completed"]
-        if len(completed) >= 3 and rows[-1]["status"] == "running":
-            break
-        time.sleep(0.005)
+        time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stderr.close()
@@ -58,7 +54,7 @@ def test_killed_run_resumes_without_losing_or_repeating_trials(tmp_path):
     done_before = {t for t, rows in trials_before.items() if rows[-1]["status"] == "completed"}
     cut = {t: rows[-1]["resource"] for t, rows in trials_before.items()
            if rows[-1]["status"] == "running"}
-    assert done_before and cut
+    assert len(done_before) == 3 and cut == {3: 1}
 
     results = _load_job().main(journal, ckpt, ledger, max_trials)
 
@@ -75,7 +71,7 @@ def test_killed_run_resumes_without_losing_or_repeating_trials(tmp_path):
     assert min(set(trials) - set(trials_before)) == max(trials_before) + 1
     # No completed trial ran again; the interrupted one went on from its checkpoint.
     calls = [json.loads(line) for line in ledger.read_text().splitlines()]
-    again = [c for c in calls if c["pid"] == os.getpid()]
+    again = [c for c in calls if c != "hang" and c["pid"] == os.getpid()]
     x_done = {trials_before[t][0]["config_x"] for t in done_before}
     assert not x_done & {c["x"] for c in again}
     for t, resource in cut.items():

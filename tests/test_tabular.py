@@ -34,7 +34,7 @@ def write_table(path, n=40, seed=0):
 
 @pytest.fixture
 def table(tmp_path):
-    return pd.read_csv(write_table(tmp_path / "curves.csv"), float_precision="round_trip")
+    return pd.read_csv(write_table(tmp_path / "curves.csv"))
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def cpu_model() -> str:
 
 def export(path: Path, target: Path, n_configs: int | None):
     """Sort, keep the first ``n_configs`` configurations and write a gzipped CSV."""
-    table = pd.read_csv(path, float_precision="round_trip")
+    table = pd.read_csv(path)
     table = table.drop_duplicates(["config_id", "epoch"]).sort_values(["config_id", "epoch"])
     if n_configs is not None:
         table = table[table["config_id"] < n_configs]

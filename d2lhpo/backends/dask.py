@@ -46,15 +46,16 @@ def _decision(decisions, attempt: str) -> bool:
 
 def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_name,
                decisions_name):
-    """Runs on a Dask worker: one report at a time, waiting for the decision after each."""
+    """Runs on a Dask worker: one report at a time, waiting for the decision after each
+    (but the last: at ``r1`` there is nothing left to stop, and no round trip to pay)."""
     worker = distributed.get_worker()
     attempt = uuid.uuid4().hex  # the scheduler re-runs this task if its worker dies
-    events = distributed.Queue(events_name)
-    decisions = distributed.Queue(decisions_name)
+    events, decisions = distributed.Queue(events_name), None
 
-    def send(kind, report=None, duration=0.0, error=None):
+    def send(kind, report=None, duration=0.0, error=None, waits=False):
         # Pickled: reports may hold numpy numbers, which msgpack cannot encode.
-        events.put(pickle.dumps((kind, run, attempt, worker.name, report, duration, error)))
+        events.put(pickle.dumps((kind, run, attempt, worker.name, report, duration, error,
+                                 waits)))
 
     try:
         it = run_objective(objective, config, r0, r1, metric, spec, **context)
@@ -65,15 +66,19 @@ def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_nam
             except StopIteration:
                 send("done")
                 return
-            send("result", report, time.perf_counter() - t)
-            if not _decision(decisions, attempt):
-                it.close()
-                return
+            waits = report["resource"] < r1
+            send("result", report, time.perf_counter() - t, waits=waits)
+            if waits:
+                decisions = decisions or distributed.Queue(decisions_name)
+                if not _decision(decisions, attempt):
+                    it.close()
+                    return
     except Exception:
         send("failed", error=traceback.format_exc(limit=-3))
     finally:
         events.close()
-        decisions.close()
+        if decisions is not None:
+            decisions.close()
 
 
 class DaskBackend(Backend):
@@ -154,25 +159,28 @@ class DaskBackend(Backend):
     def start(self, trial_id, config, r0, r1, context, delay=0.0):
         run = next(self._seq)
         name = f"{self._name}-run{run}"
-        decisions = distributed.Queue(name, client=self.client)
         future = self.client.submit(
             _run_trial, self.objective, self.spec, run, config, r0, r1, self.metric, context,
             self._events.name, name, key=f"{name}-trial{trial_id}", pure=False)
-        self._runs[run] = {"trial_id": trial_id, "future": future, "decisions": decisions,
-                           "attempt": None, "old": set(), "reports": 0, "replay": 0}
+        self._runs[run] = {"trial_id": trial_id, "future": future, "name": name,
+                           "decisions": None, "attempt": None, "waits": False, "old": set(),
+                           "reports": 0, "replay": 0}
         self._active[trial_id] = run
         future.add_done_callback(lambda f: self._on_task_end(run, f))
 
     def _on_task_end(self, run, future):
-        """In a client thread: a task that erred (its workers died) cannot report it itself."""
-        if future.status != "error" or self._closing:
+        """In a client thread: a task that erred (its workers died) or was cancelled
+        cannot say so itself."""
+        if future.status == "finished" or self._closing:
             return
-        exc = future.exception()
+        exc = future.exception() if future.status == "error" else None
         if isinstance(exc, distributed.KilledWorker):
             error = f"worker died: {exc}"
-        else:
+        elif exc is not None:
             error = f"the Dask task failed: {exc!r}"
-        self._events.put(pickle.dumps(("crashed", run, None, None, None, 0.0, error)))
+        else:
+            error = f"the Dask task was {future.status}"
+        self._events.put(pickle.dumps(("crashed", run, None, None, None, 0.0, error, False)))
 
     def n_free(self):
         return self.n_workers - len(self._active)
@@ -184,7 +192,7 @@ class DaskBackend(Backend):
             self._forget_finished()
         return [event]
 
-    def _on_message(self, kind, run, attempt, worker, report, duration, error):
+    def _on_message(self, kind, run, attempt, worker, report, duration, error, waits):
         info = self._runs.get(run)
         if info is None:
             return None
@@ -197,7 +205,7 @@ class DaskBackend(Backend):
             return Event("failed", trial_id, self.now(), -1, error=error)
         if attempt != info["attempt"]:
             if attempt in info["old"]:  # a worker thought dead spoke up: let it end
-                return self._answer(info, kind, attempt, False)
+                return self._answer(info, attempt, waits, False)
             if info["attempt"] is not None:  # Dask re-ran the task: its worker died
                 logger.warning("trial %d: its worker died; retrying it on worker %s",
                                trial_id, worker)
@@ -205,10 +213,11 @@ class DaskBackend(Backend):
                 info["replay"] = info["reports"]
             info["attempt"] = attempt
         if not live:  # the trial ended already (a retry of a stopped trial)
-            return self._answer(info, kind, attempt, False)
+            return self._answer(info, attempt, waits, False)
         if kind == "result" and info["replay"] > 0:  # the dead attempt reported it already
             info["replay"] -= 1
-            return self._answer(info, kind, attempt, True)
+            return self._answer(info, attempt, waits, True)
+        info["waits"] = waits
         if kind == "result":
             info["reports"] += 1
         else:
@@ -216,15 +225,18 @@ class DaskBackend(Backend):
         index = self._workers.setdefault(worker, len(self._workers))
         return Event(kind, trial_id, self.now(), index, report or {}, duration, error)
 
-    def _answer(self, info, kind, attempt, go_on):
-        """Decide for the backend itself (no event); only reports wait for an answer."""
-        if kind == "result":
+    def _answer(self, info, attempt, waits, go_on):
+        """Tell ``attempt`` to go on or not, if it waits for an answer."""
+        if waits:
+            if info["decisions"] is None:
+                info["decisions"] = distributed.Queue(info["name"], client=self.client)
             info["decisions"].put([attempt, go_on])
 
     def _forget_finished(self):
         for run, info in list(self._runs.items()):
             if info["future"].done() and self._active.get(info["trial_id"]) != run:
-                info["decisions"].close()
+                if info["decisions"] is not None:
+                    info["decisions"].close()
                 del self._runs[run]
 
     def decide(self, trial_id, go_on):
@@ -232,7 +244,8 @@ class DaskBackend(Backend):
         if run is None:
             return
         info = self._runs[run]
-        info["decisions"].put([info["attempt"], bool(go_on)])
+        self._answer(info, info["attempt"], info["waits"], bool(go_on))
+        info["waits"] = False
         if not go_on:
             del self._active[trial_id]
 
@@ -247,7 +260,8 @@ class DaskBackend(Backend):
         if futures:  # a stopped trial ends after its step; nobody waits for it
             self.client.cancel(futures)
         for info in self._runs.values():
-            info["decisions"].close()
+            if info["decisions"] is not None:
+                info["decisions"].close()
         self._runs.clear()
         self._events.close()
         if self._own:

@@ -67,6 +67,14 @@ class ImageData(d2l.DataModule):
             for i in (train_idx, val_idx, test_idx))
         self.batch_size = int(batch_size)
 
+    def get_tensorloader(self, tensors, train, indices=slice(0, None)):
+        """d2l's loader, but each minibatch is gathered by one indexing operation
+        instead of one per example: the same batches in the same order, faster."""
+        dataset = torch.utils.data.TensorDataset(*(a[indices] for a in tensors))
+        order = (torch.utils.data.RandomSampler if train else torch.utils.data.SequentialSampler)
+        batches = torch.utils.data.BatchSampler(order(dataset), self.batch_size, drop_last=False)
+        return torch.utils.data.DataLoader(dataset, sampler=batches, batch_size=None)
+
     def get_dataloader(self, train):
         return self.get_tensorloader((self.X, self.y), train,
                                      self.train_idx if train else self.val_idx)

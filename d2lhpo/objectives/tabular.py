@@ -166,10 +166,10 @@ class TabularObjective(Objective):
 
 
 def load_table(name: str) -> pd.DataFrame:
-    """A table shipped in ``d2lhpo/data`` (floats read back exactly as written)."""
+    """A table shipped in ``d2lhpo/data``, as a DataFrame."""
     source = importlib.resources.files("d2lhpo") / "data" / name
     with importlib.resources.as_file(source) as path:
-        return pd.read_csv(path, float_precision="round_trip")
+        return pd.read_csv(path)
 
 
 def lenet_digits(cost: str = "cpu_s", max_params=None) -> TabularObjective:

@@ -1,0 +1,202 @@
+"""Results: full-fidelity views, Pareto fronts, hypervolume, aggregation, files."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import d2lhpo as hpo
+from d2lhpo.objectives import branin
+from d2lhpo.results import Journal, Results
+
+
+def row(trial_id, resource, value, time, status="completed", **extra):
+    return {"trial_id": trial_id, "status": status, "resource": resource, "time": time,
+            "duration": 1.0, "worker": 0, "config_x": trial_id / 10, "loss": value, **extra}
+
+
+# -- full fidelity only -------------------------------------------------------------
+def test_anytime_never_mixes_in_low_fidelity_values():
+    rows = [row(0, 1, 0.01, 1.0, "running"),     # great, but after one epoch only
+            row(0, 3, 0.50, 3.0),
+            row(1, 1, 0.02, 4.0, "stopped"),     # stopped early: never finished
+            row(2, 3, 0.00, 5.0, "failed"),      # failed rows never count
+            row(3, 3, 0.40, 6.0),
+            row(4, 3, float("nan"), 7.0),
+            row(5, 2, 0.10, 8.0, "paused"),
+            row(6, 3, 0.45, 9.0, "stopped")]     # stopped at full fidelity: counts
+    results = Results("loss", "min", max_resource=3, rows=rows)
+    curve = results.anytime()
+    assert list(curve["time"]) == [3.0, 6.0, 9.0]
+    assert list(curve["best"]) == [0.50, 0.40, 0.40]
+    assert list(curve["n"]) == [1, 2, 3]
+    best = results.best()
+    assert best == {"trial_id": 3, "config": {"x": 0.3}, "loss": 0.40, "time": 6.0}
+
+
+def test_anytime_in_time_order_and_for_max():
+    rows = [row(0, 1, 0.2, 5.0), row(1, 1, 0.9, 2.0), row(2, 1, 0.5, 9.0)]
+    curve = Results("loss", "max", rows=rows).anytime()
+    assert list(curve["time"]) == [2.0, 5.0, 9.0] and list(curve["best"]) == [0.9] * 3
+    assert list(Results("loss", "min", rows=rows).anytime()["best"]) == [0.9, 0.2, 0.2]
+
+
+def test_constraints_make_rows_infeasible():
+    rows = [row(0, 1, 0.1, 1.0, size=5.0), row(1, 1, 0.3, 2.0, size=-1.0)]
+    results = Results("loss", "min", constraints=["size"], rows=rows)
+    assert results.best()["trial_id"] == 1
+    assert len(results.finished(feasible_only=False)) == 2
+
+
+def test_empty_results():
+    results = Results("loss")
+    assert results.best() is None and len(results.anytime()) == 0
+    assert results.df.empty and list(results.df.columns)[:2] == ["trial_id", "status"]
+
+
+def test_trials_keeps_the_last_row_of_each_trial():
+    rows = [row(0, 1, 0.5, 1.0, "running"), row(1, 1, 0.7, 1.5, "running"),
+            row(0, 2, 0.4, 2.0, "completed"), row(1, 2, 0.6, 3.0, "stopped")]
+    trials = Results("loss", max_resource=2, rows=rows).trials()
+    assert list(trials.index) == [0, 1]
+    assert list(trials["status"]) == ["completed", "stopped"]
+    assert list(trials["loss"]) == [0.4, 0.6]
+
+
+# -- Pareto fronts and hypervolume -------------------------------------------------
+def brute_force_front(values):
+    """Indices of the rows no other row dominates (every column minimized)."""
+    return {i for i, v in enumerate(values)
+            if not any(np.all(w <= v) and np.any(w < v) for w in values)}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pareto_mask_against_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 6, size=(60, 3)).astype(float)  # small ints: ties, duplicates
+    assert set(np.flatnonzero(hpo.pareto_mask(values))) == brute_force_front(values)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pareto_front_of_results_with_modes(seed):
+    rng = np.random.default_rng(seed)
+    n = 80
+    loss, acc = rng.random(n).round(2), rng.random(n).round(2)
+    rows = [row(i, 1, loss[i], float(i), acc=acc[i]) for i in range(n)]
+    rows.append(row(n, 1, -1.0, float(n), "failed", acc=2.0))  # would dominate all
+    front = Results("loss", rows=rows).pareto_front(["loss", "acc"], ["min", "max"])
+    expected = brute_force_front(np.column_stack([loss, -acc]))
+    assert set(front["trial_id"]) == expected
+    assert list(front["loss"]) == sorted(front["loss"])
+
+
+def test_hypervolume_2d_closed_forms():
+    # A staircase: 1 x 1 + 1 x 2 + 1 x 3.
+    assert hpo.hypervolume_2d([[1, 3], [2, 2], [3, 1]], [4, 4]) == 6.0
+    # Dominated points, and points beyond the reference, change nothing.
+    assert hpo.hypervolume_2d([[1, 3], [2, 2], [3, 1], [3, 3], [5, 0]], [4, 4]) == 6.0
+    assert hpo.hypervolume_2d(np.zeros((0, 2)), [1, 1]) == 0.0
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        (a, b), (c, d) = rng.random((2, 2))
+        single = (1 - a) * (1 - b)
+        assert hpo.hypervolume_2d([[a, b]], [1, 1]) == pytest.approx(single)
+        # Two boxes anchored at the reference: inclusion-exclusion.
+        union = single + (1 - c) * (1 - d) - (1 - max(a, c)) * (1 - max(b, d))
+        assert hpo.hypervolume_2d([[a, b], [c, d]], [1, 1]) == pytest.approx(union)
+
+
+# -- aggregation over seeds -----------------------------------------------------------
+def test_aggregate_anytime_against_numpy():
+    curves = [pd.DataFrame({"time": [1.0, 3.0], "best": [5.0, 2.0]}),
+              pd.DataFrame({"time": [2.0, 4.0], "best": [4.0, 1.0]}),
+              pd.DataFrame({"time": [0.5], "best": [6.0]}),
+              pd.DataFrame({"time": [], "best": []})]  # a run that finished nothing
+    times = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    # Each step curve read off by hand at those times (NaN before its first result).
+    nan = np.nan
+    grid = np.array([[nan, 5, 5, 2, 2, 2],
+                     [nan, nan, 4, 4, 1, 1],
+                     [nan, 6, 6, 6, 6, 6]])
+    agg = hpo.aggregate_anytime(curves, times=times, quantiles=(0.1, 0.9))
+    have = ~np.isnan(grid)
+    assert list(agg["n_runs"]) == list(have.sum(axis=0))
+    assert list(agg["time"]) == times
+    assert agg.loc[0, ["median", "lower", "upper"]].isna().all()  # no run has a value yet
+    for j in range(1, len(times)):
+        column = grid[have[:, j], j]
+        assert agg["median"][j] == pytest.approx(np.median(column))
+        assert agg["lower"][j] == pytest.approx(np.quantile(column, 0.1))
+        assert agg["upper"][j] == pytest.approx(np.quantile(column, 0.9))
+
+
+def test_aggregate_anytime_by_evaluations_and_default_grid():
+    curves = [pd.DataFrame({"n": [1, 2, 3], "best": [3.0, 2.0, 1.0]}),
+              pd.DataFrame({"n": [1, 2], "best": [5.0, 1.0]})]
+    agg = hpo.aggregate_anytime(curves, x="n", n=3)
+    assert list(agg["n"]) == [1.0, 2.0, 3.0]
+    assert list(agg["median"]) == [4.0, 1.5, 1.0]
+    empty = hpo.aggregate_anytime([])
+    assert empty.empty and list(empty.columns) == ["time", "median", "lower", "upper",
+                                                    "n_runs"]
+
+
+# -- files ------------------------------------------------------------------------
+def sample_results():
+    rows = [row(0, 1, 0.5, 1.0, "running", config_opt="adam", config_n=3),
+            row(0, 2, 0.25, 2.5, config_opt="adam", config_n=3),
+            row(1, 1, float("nan"), 3.0, "failed", config_opt="sgd", config_n=1,
+                error="Traceback ...\nValueError: diverged, with \"quotes\", commas")]
+    return Results("loss", "min", max_resource=2, constraints=["size"],
+                   rows=[{**r, "size": -1.0} for r in rows])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_save_load_round_trip(tmp_path, suffix):
+    results = sample_results()
+    loaded = Results.load(results.save(tmp_path / f"run{suffix}"))
+    assert (loaded.metric, loaded.mode, loaded.max_resource, loaded.constraints) == (
+        "loss", "min", 2, ["size"])
+    pd.testing.assert_frame_equal(loaded.df, results.df, check_like=True)
+    assert loaded.best() == results.best()
+    assert loaded.rows[2]["error"] == results.rows[2]["error"]
+
+
+def test_load_a_journal_cut_in_the_middle_of_a_line(tmp_path):
+    path = tmp_path / "run.jsonl"
+    results = sample_results()
+    journal = Journal(path, results)
+    for r in results.rows:
+        journal.write(r)
+    journal.close()
+    text = path.read_text()
+    path.write_text(text[:-25])  # the run was killed while writing the last row
+    loaded = Results.load(path)
+    assert len(loaded) == 2
+    pd.testing.assert_frame_equal(loaded.df, Results(rows=results.rows[:2]).df)
+
+
+def test_a_tuner_journal_loads_as_its_results(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(branin.space, seed=0))
+    results = hpo.Tuner(branin, scheduler, backend="simulated", n_workers=2, journal=path,
+                        progress=False).run(max_trials=10)
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[0])["metric"] == "value" and len(lines) == 1 + 10
+    pd.testing.assert_frame_equal(Results.load(path).df, results.df)
+
+
+def test_aggregate_real_runs():
+    curves = []
+    for seed in range(3):
+        scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(branin.space, seed=seed))
+        results = hpo.Tuner(branin, scheduler, backend="simulated", n_workers=2,
+                            progress=False).run(max_trials=15)
+        curves.append(results.anytime())
+    agg = hpo.aggregate_anytime(curves, n=50)
+    valid = agg.dropna()
+    assert (valid["lower"] <= valid["median"]).all() and (valid["median"] <= valid["upper"]).all()
+    assert list(agg["n_runs"]) == sorted(agg["n_runs"]) and agg["n_runs"].iloc[-1] == 3
+    # Once every run has a value, the median of best-so-far curves never gets worse.
+    assert np.all(np.diff(agg.loc[agg["n_runs"] == 3, "median"]) <= 0)
