@@ -103,10 +103,13 @@ class Float(Domain):
         return math.log(v) if self.log else v
 
     def sample(self, rng):
+        # rng.random() scaled is rng.uniform(lo, hi), bit for bit, and 5x faster on scalars
         self._ensure_checked()
-        lo, hi = self._scale(self.lower), self._scale(self.upper)
-        u = lo + (hi - lo) * rng.random()  # = rng.uniform(lo, hi), 5x faster on scalars
-        return float(min(max(math.exp(u) if self.log else u, self.lower), self.upper))
+        lower, upper = self.lower, self.upper
+        if self.log:
+            lo, hi = math.log(lower), math.log(upper)
+            return float(min(max(math.exp(lo + (hi - lo) * rng.random()), lower), upper))
+        return float(min(max(lower + (upper - lower) * rng.random(), lower), upper))
 
     def __contains__(self, value):
         return _is_number(value) and self.lower <= value <= self.upper
@@ -171,9 +174,9 @@ class Integer(Domain):
         return int(min(max(v, self.lower), self.upper))
 
     def grid(self, n):
-        count = self.upper - self.lower + 1
+        count = int(self.upper - self.lower) + 1
         if count <= n:
-            return list(range(self.lower, self.upper + 1))
+            return list(range(int(self.lower), int(self.upper) + 1))  # bounds may be 1.0
         t = np.linspace(0.5 / count, 1 - 0.5 / count, n)
         return sorted({self.decode(np.array([v])) for v in t})
 
@@ -453,16 +456,17 @@ class Space(Mapping):
         return configs
 
 
-def config_key(config: Mapping) -> tuple:
+def config_key(config: Mapping) -> frozenset:
     """A hashable key for a configuration (for duplicate checks).
 
     Equal values make equal keys (3 and 3.0 are the same point of an integer
     domain, as they are the same choice of a categorical); unhashable values
     (lists) are keyed by their ``repr``.
     """
-    key = tuple(sorted(config.items()))
+    # A frozenset needs no sorting and computes its hash once (a tuple's, on every use).
     try:
+        key = frozenset(config.items())
         hash(key)
     except TypeError:
-        key = tuple(sorted((k, repr(v)) for k, v in config.items()))
+        key = frozenset((k, repr(v)) for k, v in config.items())
     return key

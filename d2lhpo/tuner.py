@@ -177,6 +177,7 @@ class Tuner:
             tmp = tempfile.TemporaryDirectory(prefix="d2lhpo-")
         self._ckpt = Path(self.checkpoint_dir or tmp.name)
         self._ckpt.mkdir(parents=True, exist_ok=True)
+        self._ckpt_prefix = os.path.join(self._ckpt, "trial_")  # joined once: it is slow
         self._journal = Journal(self.journal_path, self.results) if self.journal_path else None
         self._bar = tqdm(total=max_trials if max_time is None else float(max_time),
                          unit="trial" if max_time is None else "s", disable=not self.progress,
@@ -244,7 +245,7 @@ class Tuner:
             self._launch(trial_id, suggestion.config, r0, suggestion.resource, decision_time)
 
     def _checkpoint(self, trial_id):
-        return os.path.join(self._ckpt, f"trial_{trial_id}")
+        return f"{self._ckpt_prefix}{trial_id}"
 
     def _launch(self, trial_id, config, r0, r1, delay):
         trial = self.trials[trial_id]

@@ -7,10 +7,11 @@ import sys
 import threading
 import time
 
-import cloudpickle
 import pytest
 
 distributed = pytest.importorskip("distributed")
+
+import cloudpickle  # noqa: E402  (a dependency of distributed)
 
 import d2lhpo as hpo  # noqa: E402
 from d2lhpo.backends.dask import DaskBackend  # noqa: E402

@@ -363,6 +363,7 @@ def test_domain_grids_against_numpy():
     assert hpo.uniform(0, 1).grid(1) == [0.5]
     assert hpo.randint(1, 10).grid(4) == [1, 4, 7, 10]
     assert hpo.randint(1, 3).grid(5) == [1, 2, 3]
+    assert hpo.randint(1.0, 3.0).grid(5) == [1, 2, 3]
     assert hpo.choice(["a", "b", "c"]).grid(2) == ["a", "b", "c"]
     domain = hpo.finrange(0, 1, 11)
     Space({"h": domain})

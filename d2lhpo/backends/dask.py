@@ -86,11 +86,13 @@ class DaskBackend(Backend):
 
     Each trial is one Dask task. It streams every report to the tuner through a
     ``distributed.Queue`` and then waits on a second, per-trial queue for the
-    scheduler's decision, so a trial that ASHA stops does not start another
-    epoch and its worker takes the next trial at once. Queues (not Pub/Sub,
-    which drops messages nobody listens to yet, nor a ``Variable``, which keeps
-    only the last value) live on the scheduler and hand each message over once,
-    in order, even when the worker that sent it has died since.
+    scheduler's decision (except after its last report, at ``r1``), so a trial
+    that ASHA stops does not start another epoch and its worker takes the next
+    trial at once. Queues (not Pub/Sub, which drops messages nobody listens to
+    yet, nor a ``Variable``, which keeps only the last value, nor an ``Event``,
+    a mere flag) live on the scheduler and hand each message over once, in
+    order, even when the worker that sent it has died since. A trial whose
+    tuner went away (its client closed) ends within a minute of its next report.
 
     If a worker dies mid-trial, Dask's scheduler runs the task again on another
     worker (up to its ``allowed-failures`` setting; ``worker_retries`` for the
@@ -171,7 +173,7 @@ class DaskBackend(Backend):
     def _on_task_end(self, run, future):
         """In a client thread: a task that erred (its workers died) or was cancelled
         cannot say so itself."""
-        if future.status == "finished" or self._closing:
+        if future.status == "finished" or self._closing or self.client.status != "running":
             return
         exc = future.exception() if future.status == "error" else None
         if isinstance(exc, distributed.KilledWorker):

@@ -40,7 +40,7 @@ class Searcher:
         self.points_to_evaluate = [dict(p) for p in (points_to_evaluate or [])]
         for point in self.points_to_evaluate:
             self._check_partial(point)
-        self.pending: dict[tuple, dict] = {}
+        self.pending: dict[frozenset, dict] = {}
 
     def _check_partial(self, point):
         """A point to evaluate may leave hyperparameters out; what it has must be valid."""

@@ -26,7 +26,7 @@ class RandomSearcher(Searcher):
                  max_retries: int = 100):
         super().__init__(space, metric, mode, seed, points_to_evaluate)
         self.max_retries = max_retries
-        self._seen: set[tuple] = set()
+        self._seen: set[frozenset] = set()
         self._replayed = 0
 
     def _complete(self, point):
