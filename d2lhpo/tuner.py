@@ -160,6 +160,11 @@ class Tuner:
         """Tune until ``max_trials`` trials were started and have ended, or until the
         backend's clock passes ``max_time`` seconds (whichever comes first).
 
+        ``max_trials`` counts new configurations: once that many were started,
+        a scheduler that pauses trials may still resume them (its
+        ``suggest_resume``), so ASHA or successive halving finish the rungs
+        those trials earn.
+
         Returns:
             The :class:`Results` (also kept as ``self.results``). Calling
             ``run`` again continues the same run with a larger budget.
@@ -223,11 +228,12 @@ class Tuner:
                 r0 = trial["resource"] if os.path.exists(self._checkpoint(trial_id)) else 0
                 self._launch(trial_id, trial["config"], r0, self.scheduler.max_resource, 0.0)
                 continue
-            if self.max_trials is not None and len(self.trials) >= self.max_trials:
-                return
             trial_id = self._next_id
             t0 = time.perf_counter()
-            suggestion = self.scheduler.suggest(trial_id)
+            if self.max_trials is not None and len(self.trials) >= self.max_trials:
+                suggestion = self.scheduler.suggest_resume()  # no new trials now
+            else:
+                suggestion = self.scheduler.suggest(trial_id)
             decision_time = time.perf_counter() - t0
             if suggestion is None:
                 return

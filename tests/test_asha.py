@@ -274,3 +274,44 @@ def test_asha_promotion_objective_that_stops_short_raises():
     tuner = hpo.Tuner(nothing, scheduler, backend="simulated", metric="error", progress=False)
     with pytest.raises(ValueError, match="rung at resource 1"):
         tuner.run(max_time=100)
+
+
+def test_promotion_with_max_trials_promotes_after_the_last_new_trial():
+    # 27 new trials, then no new ones: the top third of each rung still goes up,
+    # as the promotion rule of a rung of 27, 9 and 3 results says.
+    scheduler = ASHA(hpo.RandomSearcher(Curves.space, seed=0), type="promotion", eta=3,
+                     seed=0)
+    df = hpo.Tuner(Curves(), scheduler, backend="simulated", n_workers=4,
+                   progress=False).run(max_trials=27).df
+    assert df.trial_id.nunique() == 27
+    reached = df.groupby("trial_id").resource.max()
+    assert [(reached >= level).sum() for level in [1, 3, 9, 27]] == [27, 9, 3, 1]
+    best = df.groupby("trial_id").error.min().idxmin()
+    assert reached[best] == 27
+
+
+@pytest.mark.parametrize("type", ["stopping", "promotion"])
+def test_resumed_run_rebuilds_the_rungs(tmp_path, type):
+    journal = tmp_path / "run.jsonl"
+
+    def tuner(resume=False):
+        scheduler = ASHA(hpo.RandomSearcher(Curves.space, seed=0), type=type, eta=3, seed=0)
+        return hpo.Tuner(Crossing(), scheduler, backend="simulated", n_workers=4,
+                         journal=journal, resume=resume, progress=False)
+
+    first = tuner().run(max_time=40).df
+    last = first.groupby("trial_id").tail(1)
+    assert (last.status == "running").any()
+    again = tuner(resume=True)
+    for level, rung in again.scheduler._rungs.items():
+        at = first[(first.resource == level) & (first.status != "failed")]
+        assert rung.scores == sorted(at.error)
+        waiting = last[(last.status == "paused") & (last.resource == level)].trial_id
+        assert sorted(t for _, _, t in rung.paused) == sorted(waiting)
+    df = again.run(max_time=150).df
+    assert not df.duplicated(["trial_id", "resource"]).any()
+    assert df.trial_id.nunique() > first.trial_id.nunique()
+    later = df[df.time > first.time.max()]
+    assert not later.trial_id.isin(last[last.status == "stopped"].trial_id).any()
+    if type == "promotion":  # trials paused before the interruption were promoted after
+        assert later.trial_id.isin(last[last.status == "paused"].trial_id).any()

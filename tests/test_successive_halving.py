@@ -266,3 +266,41 @@ def test_sh_ends_when_the_searcher_runs_out():
     reached = df.groupby("config_x").resource.max()
     assert reached.to_dict() == {0.1: 9, 0.2: 3, 0.3: 3, 0.4: 1, 0.5: 1}
     assert df.time.max() < 100
+
+
+@pytest.mark.parametrize("n_trials, reached", [(27, [27, 9, 3, 1]), (10, [10, 3, 1, 1])])
+def test_max_trials_finishes_the_bracket_with_the_trials_started(n_trials, reached):
+    # max_trials=10 cuts the first bracket (27 at the lowest rung) short: each rung
+    # then promotes a third of what it has (at least one) and no bracket follows.
+    space = {"x": hpo.uniform(0, 1)}
+
+    def curves(config, r0, r1):
+        for epoch in range(int(r0) + 1, int(r1) + 1):
+            yield {"resource": epoch, "error": config["x"] + 1 / epoch, "cost": 1.0}
+
+    scheduler = hpo.SuccessiveHalving(hpo.RandomSearcher(space, seed=0), eta=3,
+                                      min_resource=1, max_resource=27, seed=0)
+    df = hpo.Tuner(curves, scheduler, backend="simulated", n_workers=4, metric="error",
+                   mode="min", progress=False).run(max_trials=n_trials).df
+    by_trial = df.groupby("trial_id")
+    assert df.trial_id.nunique() == n_trials
+    assert [(by_trial.resource.max() >= lv).sum() for lv in [1, 3, 9, 27]] == reached
+    assert by_trial.resource.max()[by_trial.error.min().idxmin()] == 27
+
+
+def test_resuming_a_journaled_run_says_it_cannot(tmp_path):
+    space = {"x": hpo.uniform(0, 1)}
+
+    def curves(config, r0, r1):
+        for epoch in range(int(r0) + 1, int(r1) + 1):
+            yield {"resource": epoch, "error": config["x"] + 1 / epoch, "cost": 1.0}
+
+    def tuner(resume=False):
+        scheduler = hpo.SuccessiveHalving(hpo.RandomSearcher(space, seed=0), eta=3,
+                                          max_resource=9, seed=0)
+        return hpo.Tuner(curves, scheduler, backend="simulated", metric="error", mode="min",
+                         journal=tmp_path / "run.jsonl", resume=resume, progress=False)
+
+    tuner().run(max_time=5)
+    with pytest.raises(ValueError, match="SuccessiveHalving cannot resume"):
+        tuner(resume=True)

@@ -7,7 +7,7 @@ import heapq
 
 import numpy as np
 
-from .base import Decision, Scheduler, Suggestion
+from .base import Decision, Scheduler, Suggestion, report_of
 from .rungs import check_eta, check_reported, check_resource, n_promotable, rung_levels
 
 TYPES = ("stopping", "promotion")
@@ -39,9 +39,9 @@ class ASHA(Scheduler):
     promoted yet (highest rung first), else starts a new configuration at the
     lowest rung. Rung levels are ``min_resource * eta**k`` below ``max_resource``,
     then ``max_resource``; the objective must report a result at each of them.
-    With ``"promotion"``, give the tuner a time budget (``max_time``):
-    ``max_trials`` counts new trials, and once it is reached the tuner
-    starts nothing, promotions included.
+    With ``"promotion"`` and ``max_trials``, the tuner starts that many new
+    trials and then goes on promoting the trials that earn it (no new ones)
+    until nothing is left to promote.
 
     Args:
         searcher: where new configurations come from.
@@ -84,22 +84,31 @@ class ASHA(Scheduler):
         return float(value) if self.mode == "min" else -float(value)
 
     def suggest(self, trial_id):
-        if self.type == "promotion":
-            for level, above in reversed(list(zip(self.levels[:-1], self.levels[1:]))):
-                rung = self._rungs[level]
-                # the best paused trial is the only one that can be in the top 1/eta
-                if rung.paused and (bisect.bisect_left(rung.scores, rung.paused[0][0])
-                                    < n_promotable(len(rung.scores), self.eta)):
-                    _, _, promoted = heapq.heappop(rung.paused)
-                    self.searcher.register_pending(self.configs[promoted])
-                    self._target[promoted] = above
-                    return Suggestion(self.configs[promoted], above, trial_id=promoted)
+        promotion = self.suggest_resume()
+        if promotion is not None:
+            return promotion
         config = self._new_config(trial_id)
         if config is None:
             return None
         first = self.levels[0] if self.type == "promotion" else self.max_resource
         self._target[trial_id] = first
         return Suggestion(config, first)
+
+    def suggest_resume(self):
+        """Promotion: the best paused trial in the top ``1/eta`` of its rung, if any
+        (highest rung first)."""
+        if self.type != "promotion":
+            return None
+        for level, above in reversed(list(zip(self.levels[:-1], self.levels[1:]))):
+            rung = self._rungs[level]
+            # the best paused trial is the only one that can be in the top 1/eta
+            if rung.paused and (bisect.bisect_left(rung.scores, rung.paused[0][0])
+                                < n_promotable(len(rung.scores), self.eta)):
+                _, _, promoted = heapq.heappop(rung.paused)
+                self.searcher.register_pending(self.configs[promoted])
+                self._target[promoted] = above
+                return Suggestion(self.configs[promoted], above, trial_id=promoted)
+        return None
 
     def on_result(self, trial_id, result):
         resource = result["resource"]
@@ -124,6 +133,31 @@ class ASHA(Scheduler):
         self.searcher.remove_pending(config)
         self._target.pop(trial_id, None)
         return Decision.PAUSE
+
+    def restore(self, trial_id, config, rows):
+        """Rebuild the rungs from a journaled trial: its results at each rung, and,
+        if it was paused, its place among the trials waiting for promotion."""
+        self.configs[trial_id] = config
+        self.searcher.register_pending(config)
+        score = None
+        for row in rows:
+            if row["status"] != "failed" and row["resource"] in self._rungs:
+                self._reached[trial_id] = row["resource"]
+                self.searcher.observe(config, report_of(row))
+                score = self._score(row[self.metric])
+                self._rungs[row["resource"]].add(score)
+        status, reached = rows[-1]["status"], self._reached.get(trial_id, 0)
+        if status == "running":  # the tuner restarts it: it runs on to its next rung
+            above = [level for level in self.levels if level > reached]
+            self._target[trial_id] = (above[0] if self.type == "promotion"
+                                      else self.max_resource)
+        elif status == "failed":
+            self.searcher.evaluation_failed(config)
+        else:
+            self.searcher.remove_pending(config)
+            if status == "paused" and score is not None:
+                heapq.heappush(self._rungs[reached].paused,
+                               (score, self.rng.random(), trial_id))
 
     def on_error(self, trial_id):
         super().on_error(trial_id)

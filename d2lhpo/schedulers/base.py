@@ -10,6 +10,12 @@ from ..results import BASE_COLUMNS, CONFIG_PREFIX
 from ..searchers.base import Searcher, _check_mode
 
 
+def report_of(row: dict) -> dict:
+    """The objective's report inside a journaled row (its resource and metrics)."""
+    return {k: v for k, v in row.items() if k == "resource" or (
+        k not in BASE_COLUMNS and k != "error" and not k.startswith(CONFIG_PREFIX))}
+
+
 class Decision(str, enum.Enum):
     """A scheduler's answer to a reported result."""
 
@@ -83,6 +89,15 @@ class Scheduler:
     def suggest(self, trial_id: int) -> Suggestion | None:
         raise NotImplementedError
 
+    def suggest_resume(self) -> Suggestion | None:
+        """A paused trial to resume, or None: what a free worker does once the
+        tuner may start no new trials (``max_trials`` reached).
+
+        Schedulers that pause trials override it, so that the trials started
+        so far go on to the rungs they earn. The default resumes nothing.
+        """
+        return None
+
     def on_result(self, trial_id: int, result: dict) -> Decision:
         raise NotImplementedError
 
@@ -111,8 +126,7 @@ class Scheduler:
         last = rows[-1]
         if last["status"] == "completed":
             self.searcher.remove_pending(config)
-            self.searcher.observe(config, {k: v for k, v in last.items() if k == "resource" or (
-                k not in BASE_COLUMNS and k != "error" and not k.startswith(CONFIG_PREFIX))})
+            self.searcher.observe(config, report_of(last))
         elif last["status"] == "failed":
             self.searcher.evaluation_failed(config)
         elif last["status"] == "stopped":

@@ -23,6 +23,7 @@ class _Bracket:
     running: set = field(default_factory=set)
     values: dict = field(default_factory=dict)  # trial id -> result here (None: none came)
     done: bool = False
+    short: bool = False     # no new trials may join: promote 1/eta of those it has
 
 
 class SuccessiveHalving(Scheduler):
@@ -35,8 +36,9 @@ class SuccessiveHalving(Scheduler):
     Promoted trials resume from their checkpoint at the rung they reached.
     Rung levels are ``min_resource * eta**k`` below ``max_resource``, then
     ``max_resource``; the objective must report a result at each of them.
-    Give the tuner a time budget (``max_time``): ``max_trials`` counts new
-    trials, and once it is reached the tuner starts nothing, promotions included.
+    With ``max_trials``, once that many trials were started the current
+    bracket is finished with the trials it has: each rung promotes the best
+    ``1/eta`` of them (at least one), and no new bracket begins.
 
     Args:
         searcher: where new configurations come from.
@@ -108,6 +110,23 @@ class SuccessiveHalving(Scheduler):
                 return None  # synchronous: wait until the whole rung has reported
             self._promote(b)
 
+    def suggest_resume(self):
+        """Finish the current bracket without new trials (see the class docstring)."""
+        b = self._bracket
+        if b is None:
+            return None
+        if b.n_new:
+            b.n_new, b.short = 0, True
+        while not b.done:
+            if b.todo:
+                trial_id = b.todo.pop(0)
+                self.searcher.register_pending(self.configs[trial_id])
+                return self._run(b, trial_id, b.plan[b.rung][1], resume=True)
+            if b.running:
+                return None
+            self._promote(b)
+        return None
+
     def _run(self, b, trial_id, resource, resume):
         b.running.add(trial_id)
         self._target[trial_id] = (b, resource)
@@ -120,7 +139,10 @@ class SuccessiveHalving(Scheduler):
             return
         entries = [(t, v) for t, v in b.values.items() if v is not None]
         entries = [entries[i] for i in self.rng.permutation(len(entries))]  # random ties
-        best = top_k([v for _, v in entries], b.plan[b.rung + 1][0], self.mode)
+        k = b.plan[b.rung + 1][0]
+        if b.short:
+            k = min(k, max(1, len(entries) // self.eta))
+        best = top_k([v for _, v in entries], k, self.mode)
         b.todo = [entries[i][0] for i in best]
         b.rung, b.values = b.rung + 1, {}
 
@@ -138,6 +160,12 @@ class SuccessiveHalving(Scheduler):
         b.running.discard(trial_id)
         b.values[trial_id] = float(result[self.metric])
         return Decision.CONTINUE if resource >= self.max_resource else Decision.PAUSE
+
+    def restore(self, trial_id, config, rows):
+        raise ValueError(
+            f"{type(self).__name__} cannot resume a journaled run: its brackets wait for "
+            f"trials of the interrupted run. Resume with ASHA or FIFOScheduler, or start a "
+            f"new journal")
 
     def on_complete(self, trial_id, result):
         super().on_complete(trial_id, result)
