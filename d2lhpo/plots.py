@@ -6,6 +6,7 @@ matplotlib ``Axes``, draws, and returns the ``Axes``; tests check the data.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
@@ -16,8 +17,18 @@ import pandas as pd
 from .results import Results, pareto_mask
 
 
-def set_style(svg: bool = True) -> None:
-    """The series' figure style, set once (rcParams only; SVG inline in notebooks)."""
+def set_style(svg: bool | None = None) -> None:
+    """The series' figure style, set once (rcParams only; SVG inline in notebooks).
+
+    ``svg``: inline figures as SVG (sharp at any zoom) or, if False, as PNG
+    (smaller notebooks, and viewable by any image tool). None reads the
+    environment variable ``D2LHPO_FIGURE_FORMAT`` (``svg``, the default, or ``png``).
+    """
+    if svg is None:
+        fmt = os.environ.get("D2LHPO_FIGURE_FORMAT", "svg").lower()
+        if fmt not in ("svg", "png"):
+            raise ValueError(f"D2LHPO_FIGURE_FORMAT must be 'svg' or 'png', got {fmt!r}")
+        svg = fmt == "svg"
     mpl.rcParams.update({
         "figure.figsize": (5.5, 3.5), "figure.dpi": 100, "savefig.dpi": 150,
         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
@@ -25,12 +36,11 @@ def set_style(svg: bool = True) -> None:
         "legend.fontsize": 9, "legend.frameon": False, "font.size": 10,
         "lines.linewidth": 1.8,
     })
-    if svg:
-        try:
-            from matplotlib_inline.backend_inline import set_matplotlib_formats
-            set_matplotlib_formats("svg")
-        except Exception:  # not in IPython: nothing to set
-            pass
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+        set_matplotlib_formats("svg" if svg else "png")
+    except Exception:  # not in IPython: nothing to set
+        pass
 
 
 def _ax(ax):

@@ -90,3 +90,11 @@ def test_plot_timeline_draws_only_steps_that_start_before_max_time():
     ax = hpo.plot_timeline(Results("loss", rows=rows), max_time=20)
     assert len(ax.patches) == 2  # the step of trial 2 starts at 35
     assert list(ax.get_yticks()) == [0, 1]  # every worker keeps its row
+
+
+def test_set_style_figure_format_from_the_environment(monkeypatch):
+    monkeypatch.setenv("D2LHPO_FIGURE_FORMAT", "png")
+    hpo.set_style()
+    monkeypatch.setenv("D2LHPO_FIGURE_FORMAT", "gif")
+    with pytest.raises(ValueError, match="D2LHPO_FIGURE_FORMAT.*'gif'"):
+        hpo.set_style()
