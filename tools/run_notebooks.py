@@ -48,6 +48,9 @@ def execute(path: Path, timeout: int = 900, env: dict | None = None):
         error = f"{e.ename}: {e.evalue}"[:120]
     except (CellTimeoutError, DeadKernelError) as e:
         error = f"{type(e).__name__}: {str(e).splitlines()[0]}"[:120]
+    except Exception as e:  # a kernel that died can fail nbclient's own clean-up
+        cause = e.__context__ if isinstance(e.__context__, DeadKernelError) else e
+        error = f"{type(cause).__name__}: {(str(cause).splitlines() or [''])[0]}"[:120]
     return nb, time.perf_counter() - start, error
 
 
