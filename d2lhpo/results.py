@@ -100,13 +100,17 @@ class Results:
         return [{n: _plain(row[CONFIG_PREFIX + n]) for n in names}
                 for _, row in df.iterrows()]
 
-    def finished(self, feasible_only: bool = True) -> pd.DataFrame:
-        """Rows that are full-fidelity evaluations (and feasible, by default)."""
-        df = self.df
-        if df.empty or self.metric not in df:
+    def finished(self, feasible_only: bool = True, metric: str | None = None) -> pd.DataFrame:
+        """Rows that are full-fidelity evaluations with a finite ``metric`` (default:
+        the tuned one), and feasible, by default."""
+        df, metric = self.df, metric or self.metric
+        if df.empty or metric not in df:
+            if metric != self.metric and not df.empty:
+                raise ValueError(f"no metric {metric!r} in the results; columns: "
+                                 f"{list(df.columns)}")
             return df.iloc[0:0]
         ok = (df["status"] != "failed") & (df["resource"] >= self.max_resource)
-        ok &= np.isfinite(pd.to_numeric(df[self.metric], errors="coerce"))
+        ok &= np.isfinite(pd.to_numeric(df[metric], errors="coerce"))
         if feasible_only:
             for c in self.constraints:
                 ok &= pd.to_numeric(df[c], errors="coerce") <= 0
@@ -115,7 +119,7 @@ class Results:
     def best(self, metric: str | None = None, mode: str | None = None) -> dict | None:
         """The best full-fidelity, feasible result: trial id, config, metric value, time."""
         metric, mode = metric or self.metric, mode or self.mode
-        df = self.finished()
+        df = self.finished(metric=metric)
         if df.empty:
             return None
         values = df[metric].astype(float)
@@ -131,7 +135,7 @@ class Results:
             evaluation in time order (``best`` is non-increasing for ``"min"``).
         """
         metric, mode = metric or self.metric, mode or self.mode
-        df = self.finished().sort_values("time", kind="stable")
+        df = self.finished(metric=metric).sort_values("time", kind="stable")
         values = df[metric].astype(float).to_numpy() if len(df) else np.zeros(0)
         best = np.minimum.accumulate(values) if mode == "min" else np.maximum.accumulate(values)
         return pd.DataFrame({"time": df["time"].to_numpy(dtype=float), "best": best,

@@ -245,7 +245,10 @@ class FiniteRange(Domain):
 
     def encode(self, value):
         self._ensure_checked()
-        return np.array([(self._index(value) + 0.5) / self.size])
+        i = self._index(value) if _is_number(value) else None
+        if i is None:
+            raise ValueError(f"{value!r} is not one of the values of {self!r}")
+        return np.array([(i + 0.5) / self.size])
 
     def decode(self, x):
         self._ensure_checked()
@@ -301,8 +304,11 @@ class Categorical(Domain):
         return self._index(value) is not None
 
     def encode(self, value):
+        i = self._index(value)
+        if i is None:
+            raise ValueError(f"{value!r} is not one of the choices of {self!r}")
         x = np.zeros(len(self.categories))
-        x[self._index(value)] = 1.0
+        x[i] = 1.0
         return x
 
     def decode(self, x):
@@ -433,7 +439,18 @@ class Space(Mapping):
         """The point of [0, 1]^dim that stands for ``config``."""
         if self.dim == 0:
             return np.zeros(0)
-        return np.concatenate([d.encode(config[k]) for k, d in self.domains.items()])
+        try:
+            return np.concatenate([d.encode(config[k]) for k, d in self.domains.items()])
+        except (ValueError, KeyError):  # name the hyperparameter that is wrong
+            for name, domain in self.domains.items():
+                if name not in config:
+                    raise ValueError(f"hyperparameter {name!r} is missing from "
+                                     f"{dict(config)!r}") from None
+                try:
+                    domain.encode(config[name])
+                except ValueError as err:
+                    raise ValueError(f"hyperparameter {name!r}: {err}") from None
+            raise
 
     def decode(self, x: np.ndarray) -> dict:
         """The configuration a point of [0, 1]^dim stands for (rounded to valid values)."""

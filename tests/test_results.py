@@ -200,3 +200,15 @@ def test_aggregate_real_runs():
     assert list(agg["n_runs"]) == sorted(agg["n_runs"]) and agg["n_runs"].iloc[-1] == 3
     # Once every run has a value, the median of best-so-far curves never gets worse.
     assert np.all(np.diff(agg.loc[agg["n_runs"] == 3, "median"]) <= 0)
+
+
+def test_best_and_anytime_of_another_metric():
+    rows = [{"trial_id": i, "status": "completed", "resource": 1, "time": float(i),
+             "worker": 0, "config_x": i, "error": e, "n_params": p}
+            for i, (e, p) in enumerate([(0.1, 500.0), (0.2, float("nan")), (0.3, 100.0)])]
+    results = hpo.Results("error", "min", 1, rows=rows)
+    assert results.best()["trial_id"] == 0
+    assert results.best("n_params")["trial_id"] == 2
+    assert list(results.anytime("n_params")["best"]) == [500.0, 100.0]
+    with pytest.raises(ValueError, match="no metric 'latency'"):
+        results.best("latency")

@@ -378,3 +378,14 @@ def test_space_grid_order_and_size():
     assert len(Space(MIXED).grid(3)) == 3 * 3 * 3 * 3 * 3 * 3 * 3
     for config in Space(MIXED).grid(2):
         Space(MIXED).check(config)
+
+
+@pytest.mark.parametrize("domain, bad", [(hpo.choice(["a", "b"]), "z"),
+                                         (hpo.finrange(0, 1, 3), 0.7),
+                                         (hpo.finrange(0, 1, 3), "x")])
+def test_encoding_a_value_outside_the_domain_names_it(domain, bad):
+    space = hpo.Space({"h": domain, "x": hpo.uniform(0, 1)})
+    with pytest.raises(ValueError, match=r"hyperparameter 'h'.*" + repr(bad)):
+        space.encode({"h": bad, "x": 0.5})
+    with pytest.raises(ValueError, match="hyperparameter 'x' is missing"):
+        space.encode({"h": domain.grid(1)[0]})
