@@ -110,11 +110,10 @@ class ProcessBackend(Backend):
     def open(self, objective, n_workers, metric):
         super().open(objective, n_workers, metric)
         ctx = mp.get_context(self.start_method)
-        threads = self.threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
+        self._threads = self.threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
         self._manager = ctx.Manager()
         self._events = self._manager.Queue()
-        self._pool = cf.ProcessPoolExecutor(n_workers, mp_context=ctx,
-                                            initializer=_init_worker, initargs=(threads,))
+        self._pool = self._new_pool()
         self._futures: dict[int, cf.Future] = {}
         self._decisions: dict[int, object] = {}
         self._workers: dict[int, int] = {}  # pid -> worker index
@@ -157,9 +156,12 @@ class ProcessBackend(Backend):
                                     error=f"worker process failed: {fut.exception()!r}"))
         if any("BrokenProcessPool" in (e.error or "") for e in events):
             self._pool.shutdown(wait=False, cancel_futures=True)
-            ctx = mp.get_context(self.start_method)
-            self._pool = cf.ProcessPoolExecutor(self.n_workers, mp_context=ctx)
+            self._pool = self._new_pool()
         return events
+
+    def _new_pool(self):
+        return cf.ProcessPoolExecutor(self.n_workers, mp_context=mp.get_context(self.start_method),
+                                      initializer=_init_worker, initargs=(self._threads,))
 
     def _reap(self) -> bool:
         """Forget finished trials; True if a worker became free."""
