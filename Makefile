@@ -51,15 +51,15 @@ slides: $(STAMP)
 	$(BIN)/python tools/build_slides.py --out $(OUT)/slides --executed $(OUT) \
 	  $(SLIDE_ASSETS) $(NOTEBOOKS)
 
-# The same decks with reveal.js, require.js and jQuery installed by npm next to
-# them instead of loaded from CDNs (formulas still need MathJax from the network).
+# The same decks with reveal.js, require.js, jQuery and MathJax installed by npm
+# next to them instead of loaded from CDNs: they work with no network at all.
 slides-offline: $(OUT)/slides/node_modules/reveal.js
 	$(MAKE) slides SLIDE_ASSETS=--assets=node_modules
 
 $(OUT)/slides/node_modules/reveal.js:
 	mkdir -p $(OUT)/slides
 	npm install --prefix $(OUT)/slides --no-save --no-audit --no-fund \
-	  reveal.js@4.0.2 requirejs@2.3 jquery@3.7
+	  reveal.js@4.0.2 requirejs@2.3 jquery@3.7 mathjax@2.7
 
 figures: $(STAMP)
 	$(BIN)/python tools/make_figures.py --out img

@@ -146,3 +146,11 @@ def test_slides_of_a_real_notebook():
     html = build_slides.build_deck(read(NOTEBOOKS[0]))
     assert "<section" in html
     assert "google.colab" not in html  # the setup cell stays off the slides
+
+
+def test_offline_slides_load_every_asset_from_the_folder(toy_notebook):
+    html = build_slides.build_deck(read(toy_notebook), assets="node_modules")
+    for asset in ["reveal.js/", "requirejs/require.js", "jquery/dist/jquery.min.js",
+                  "mathjax/MathJax.js"]:
+        assert f"node_modules/{asset}" in html
+    assert "cdnjs" not in html and "unpkg" not in html

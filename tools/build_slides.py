@@ -5,9 +5,9 @@ are left out. If ``make notebooks`` has left an executed copy in ``--executed``
 that is newer than the notebook, the deck is built from it, so that it shows
 the figures; otherwise from the notebook itself (code without outputs).
 
-With ``--assets node_modules`` the decks load reveal.js, require.js and jQuery
-from that folder (next to the decks, as ``make slides-offline`` installs them
-with npm) instead of from CDNs; formulas still need MathJax from the network.
+With ``--assets node_modules`` the decks load reveal.js, require.js, jQuery and
+MathJax from that folder (next to the decks, as ``make slides-offline`` installs
+them with npm) instead of from CDNs, so they work with no network at all.
 
 Usage:
     python tools/build_slides.py notebooks/*.ipynb [--out _output/slides]
@@ -17,6 +17,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import nbformat
 from nbconvert.exporters import SlidesExporter
 
 LEFT_OUT_TAGS = {"setup", "solution"}
+MERMAID_IMPORT = re.compile(r'<script type="module">\s*import mermaid from [^<]*</script>')
 
 
 def on_slides(cell) -> bool:
@@ -39,7 +41,8 @@ def build_deck(nb, assets: str | None = None) -> str:
     Args:
         nb: a notebook node (version 4).
         assets: folder (relative to the deck) holding the npm packages reveal.js,
-            requirejs and jquery; by default they come from nbconvert's CDNs.
+            requirejs, jquery and mathjax (2.7); by default they come from
+            nbconvert's CDNs.
     """
     nb = nbformat.from_dict(nb)
     nb.cells = [c for c in nb.cells if on_slides(c)]
@@ -49,7 +52,11 @@ def build_deck(nb, assets: str | None = None) -> str:
         exporter.reveal_url_prefix = f"{assets}/reveal.js"
         exporter.require_js_url = f"{assets}/requirejs/require.js"
         exporter.jquery_url = f"{assets}/jquery/dist/jquery.min.js"
+        exporter.mathjax_url = f"{assets}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
     html, _ = exporter.from_notebook_node(nb)
+    if assets and not any("```mermaid" in c.source for c in nb.cells):
+        # nbconvert imports mermaid (diagrams) from a CDN in every deck; ours have none
+        html = MERMAID_IMPORT.sub("", html)
     return html
 
 
