@@ -208,3 +208,132 @@ def test_runs_as_the_searcher_of_asha():
     assert (results.df["status"] != "failed").all()
     assert results.df["trial_id"].nunique() == 24
     assert searcher._model_level() is not None
+
+
+def test_round_to_space_is_decode_then_encode():
+    from d2lhpo.searchers.acquisition_optimizer import round_to_space
+    space = Space({**MIXED, "n": hpo.lograndint(1, 1000),
+                   "bs": hpo.logfinrange(32, 512, 5, cast_int=True)})
+    X = np.random.default_rng(0).uniform(-0.1, 1.1, size=(2000, space.dim))
+    reference = np.array([space.encode(space.decode(x)) for x in X])
+    np.testing.assert_allclose(round_to_space(space, X), reference, atol=1e-12)
+
+
+def test_initial_design_then_points_to_evaluate_first():
+    space = {"x": hpo.uniform(0, 1), "y": hpo.uniform(0, 1)}
+    first = {"x": 0.25, "y": 0.75}
+    searcher = BayesianOptimization(space, metric="f", seed=0, num_initial=4,
+                                    points_to_evaluate=[first])
+    configs = [searcher.suggest() for _ in range(5)]
+    assert configs[0] == first
+    # The Sobol design: one point in each quarter of each axis, as a Latin square.
+    design = np.array([[c["x"], c["y"]] for c in configs[1:]])
+    for column in design.T:
+        assert sorted(np.floor(4 * column)) == [0, 1, 2, 3]
+
+
+def test_asynchronous_workers_get_points_apart():
+    # After 10 evaluations of Branin, 4 workers ask in turn, each suggestion
+    # pending while the next is made: they get distinct regions. Without
+    # telling the searcher about pending points, the 4 would be all but equal.
+    from scipy.spatial.distance import pdist
+    branin = hpo.objectives.branin
+    for register in (True, False):
+        for seed in range(3):
+            searcher = BayesianOptimization(branin.space, seed=seed, **FAST)
+            searcher.bind("value", "min")
+            _minimize(searcher, lambda c: next(branin(c)), 10)
+            points = []
+            for _ in range(4):
+                config = searcher.suggest()
+                points.append(searcher.space.encode(config))
+                if register:
+                    searcher.register_pending(config)
+            closest = pdist(np.array(points)).min()
+            assert closest > 0.01 if register else closest < 1e-3
+
+
+def test_lower_confidence_bound_acquisition():
+    space = {"x": hpo.uniform(-2, 2), "y": hpo.uniform(-2, 2)}
+
+    def fn(c):
+        return {"loss": (c["x"] - 0.5) ** 2 + (c["y"] + 1) ** 2}
+    searcher = BayesianOptimization(space, metric="loss", acquisition="lcb", beta=1.0,
+                                    seed=0, **FAST)
+    assert min(v["loss"] for v in _minimize(searcher, fn, 15)) < 1e-2
+
+
+def test_tuner_reports_the_best_feasible_configuration():
+    # Branin subject to x1 >= 0: the best feasible value is 0.397887 (two of
+    # its three minima are in x1 > 0), the unconstrained -pi one is excluded.
+    branin = hpo.objectives.branin
+
+    def constrained(config, r0=0, r1=1, seed=None):
+        for report in branin(config):
+            yield {**report, "c": -config["x1"]}
+    searcher = BayesianOptimization(branin.space, constraints=["c"], seed=0, **FAST)
+    results = hpo.Tuner(constrained, hpo.FIFOScheduler(searcher), backend="simulated",
+                        metric="value", mode="min", constraints=["c"],
+                        progress=False).run(max_trials=30)
+    best = results.best()
+    assert best["config"]["x1"] >= 0
+    assert best["value"] < 0.397887 + 0.05
+    df = results.df
+    assert (df["c"] > 0).any()   # it did try infeasible points: best() left them out
+    assert best["value"] == df.loc[df["c"] <= 0, "value"].min()
+
+
+@pytest.mark.parametrize("make", [
+    lambda s: hpo.Hyperband(s, eta=3, max_resource=9, seed=0),
+    lambda s: hpo.SuccessiveHalving(s, eta=3, max_resource=9, seed=0)],
+    ids=["Hyperband", "SuccessiveHalving"])
+def test_runs_as_the_searcher_of_synchronous_schedulers(make):
+    def curves(config, r0, r1, seed=None):
+        for epoch in range(int(r0) + 1, int(r1) + 1):
+            value = hpo.objectives.branin.fn([config["x1"], config["x2"]]) + 20 / epoch
+            yield {"resource": epoch, "value": value, "cost": 10.0}
+    searcher = BayesianOptimization(hpo.objectives.branin.space, seed=0, num_initial=4, **FAST)
+    results = hpo.Tuner(curves, make(searcher), backend="simulated", n_workers=4,
+                        metric="value", mode="min", progress=False).run(max_trials=30)
+    assert (results.df["status"] != "failed").all()
+    assert results.df["trial_id"].nunique() == 30
+    assert searcher._model_level() is not None
+    configs = results.df.groupby("trial_id")[["config_x1", "config_x2"]].first()
+    assert not configs.duplicated().any()
+
+
+def test_a_run_survives_a_model_that_always_fails(monkeypatch, caplog):
+    def broken_fit(*args, **kwargs):
+        raise np.linalg.LinAlgError("not positive definite")
+    monkeypatch.setattr(bayesopt.GaussianProcess, "fit", broken_fit)
+    branin = hpo.objectives.branin
+    searcher = BayesianOptimization(branin.space, seed=0, num_initial=2)
+    with caplog.at_level(logging.WARNING, logger="d2lhpo.searchers.bayesopt"):
+        results = hpo.Tuner(branin, hpo.FIFOScheduler(searcher), backend="simulated",
+                            n_workers=2, progress=False).run(max_trials=8)
+    assert results.df["trial_id"].nunique() == 8 and (results.df["status"] == "completed").all()
+    # trials 0, 1: the initial design; trial 2 starts when only one result is in
+    assert caplog.text.count("random configuration instead") == 5
+
+
+def test_chooses_among_candidates_only():
+    # A table of 40 recorded configurations: BO picks among them, never twice,
+    # finds the best one sooner than their random order would, and ends when
+    # all were suggested.
+    rng = np.random.default_rng(0)
+    space = {"x": hpo.uniform(0, 1), "n": hpo.randint(1, 5)}
+    table = [{"x": float(x), "n": int(n)} for x, n in zip(rng.uniform(size=40),
+                                                           rng.integers(1, 6, 40))]
+
+    def fn(c):
+        return {"y": (c["x"] - 0.3) ** 2 + 0.1 * (c["n"] - 2) ** 2}
+    best = min(table, key=lambda c: fn(c)["y"])
+    searcher = BayesianOptimization(space, metric="y", seed=0, num_initial=5, candidates=table)
+    suggested = []
+    for _ in range(40):
+        config = searcher.suggest()
+        assert config in table and config not in suggested
+        suggested.append(config)
+        searcher.observe(config, fn(config))
+    assert searcher.suggest() is None
+    assert suggested.index(best) < 15

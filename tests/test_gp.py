@@ -135,3 +135,20 @@ def test_fit_survives_duplicates_and_constant_targets():
     np.testing.assert_allclose(mean, 1.0)
     with pytest.raises(ValueError, match="same number"):
         GaussianProcess().fit(X, np.ones(3))
+
+
+def test_posterior_samples_have_sklearns_mean_and_covariance():
+    X, y, Xt = _data()
+    Xt = Xt[:4]
+    sk = _sklearn(PARAMS, normalize_y=True).fit(X, y)
+    mean_sk, cov_sk = sk.predict(Xt, return_cov=True)      # includes the WhiteKernel noise
+    cov_sk -= PARAMS.noise * np.var(y) * np.eye(len(Xt))    # that of f: without it
+    samples = GaussianProcess(PARAMS).fit(X, y).sample(Xt, 40_000, seed=0)
+    assert samples.shape == (40_000, 4)
+    scale = np.sqrt(np.diag(cov_sk))
+    np.testing.assert_allclose(samples.mean(axis=0), mean_sk, atol=0.03 * scale.max())
+    np.testing.assert_allclose(np.cov(samples.T), cov_sk, atol=0.03 * scale.max() ** 2)
+    # A sample through the observed inputs of a nearly noise-free GP passes near y.
+    gp = GaussianProcess(GPParams(0.0, 1.0, PARAMS.lengthscales, 1e-6)).fit(X, y)
+    np.testing.assert_allclose(gp.sample(X[:5], 3, seed=1), np.tile(y[:5], (3, 1)),
+                               atol=1e-2)

@@ -15,12 +15,33 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import qmc
 
-from ..spaces import Float, Space, config_key
+from ..spaces import Categorical, FiniteRange, Float, Integer, Space, config_key
 
 
 def round_to_space(space: Space, X) -> np.ndarray:
-    """Each row of ``X`` moved to the encoding of the configuration it decodes to."""
-    return np.array([space.encode(space.decode(x)) for x in np.atleast_2d(X)])
+    """Each row of ``X`` moved to the encoding of the configuration it decodes to.
+
+    The same as ``space.encode(space.decode(x))`` for each row, one column
+    block at a time with numpy (a loop over a thousand rows takes ~100 ms).
+    """
+    raw = np.atleast_2d(np.asarray(X, dtype=float))
+    X = np.clip(raw, 0.0, 1.0)
+    for name, domain in space.domains.items():
+        cols = space.slices[name]
+        x = X[:, cols.start]
+        if isinstance(domain, Integer):
+            lo, hi = domain._edges()
+            u = lo + x * (hi - lo)
+            v = np.clip(np.round(np.exp(u) if domain.log else u), domain.lower, domain.upper)
+            X[:, cols.start] = ((np.log(v) if domain.log else v) - lo) / (hi - lo)
+        elif isinstance(domain, FiniteRange):
+            i = np.minimum(np.floor(x * domain.size), domain.size - 1)
+            X[:, cols.start] = (i + 0.5) / domain.size
+        elif isinstance(domain, Categorical):
+            X[:, cols] = np.eye(domain.dim)[np.argmax(raw[:, cols], axis=1)]
+        elif not isinstance(domain, Float):
+            X[:, cols] = [domain.encode(domain.decode(row)) for row in raw[:, cols]]
+    return X
 
 
 def local_maxima(score: Callable, X0, maxiter: int = 50) -> np.ndarray:
@@ -78,3 +99,13 @@ def maximize_acquisition(score: Callable, space: Space, rng: np.random.Generator
         if config_key(config) not in exclude:
             return config
     return None
+
+
+def best_candidate(score: Callable, X, configs, keys, exclude: Container = ()) -> dict | None:
+    """The configuration of ``configs`` (encoded as the rows of ``X``, keyed by
+    ``keys``) with the best ``score`` that is not in ``exclude``, or None."""
+    allowed = np.array([key not in exclude for key in keys])
+    if not allowed.any():
+        return None
+    index = np.flatnonzero(allowed)
+    return configs[index[np.argmax(score(X[index]))]]

@@ -11,9 +11,9 @@ from scipy.stats import qmc
 from ..spaces import config_key
 from .acquisition import (log_expected_improvement, log_probability_of_feasibility,
                           lower_confidence_bound)
-from .acquisition_optimizer import maximize_acquisition
+from .acquisition_optimizer import best_candidate, maximize_acquisition
 from .base import Searcher, _check_mode
-from .gp import GaussianProcess
+from .gp import GaussianProcess, one_blas_thread
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +40,12 @@ class BayesianOptimization(Searcher):
     configurations and their metric, and maximizes log-EI (or minus the lower
     confidence bound) over the space (:mod:`.acquisition_optimizer`). Pending
     configurations (running on other workers) are added to the GP as if they
-    had returned its posterior mean, which shrinks the uncertainty there, so
-    that asynchronous workers do not get the same point. It never suggests a
-    configuration twice; if the model fails (a singular matrix, say), it logs a
-    warning and suggests a random configuration instead.
+    had returned its posterior mean, and the incumbent counts these beliefs
+    ("kriging believer"): the expected improvement near a pending point
+    vanishes, so that asynchronous workers do not get the same point. It
+    never suggests a configuration twice; if the model fails (a singular
+    matrix, say), it logs a warning and suggests a random configuration
+    instead.
 
     Multi-fidelity schedulers report results at several resources (``result
     ["resource"]``). We keep one data set per resource level and model the
@@ -74,6 +76,10 @@ class BayesianOptimization(Searcher):
         n_local: L-BFGS-B polishes of the best candidates.
         n_starts: local optimizations in each GP hyperparameter fit (one from
             30 observations on, see ``_fit``).
+        candidates: if given, a finite list of configurations to choose from
+            (such as the rows of a table of recorded results): the initial
+            design draws from them at random and the acquisition is
+            maximized over those not yet suggested.
 
     Example:
         >>> searcher = BayesianOptimization(branin.space, metric="value", seed=0)
@@ -84,7 +90,7 @@ class BayesianOptimization(Searcher):
     def __init__(self, space, metric=None, mode="min", seed=None, points_to_evaluate=None,
                  num_initial: int | None = None, acquisition: str = "ei", beta: float = 2.0,
                  constraints=(), n_candidates: int = 1024, n_local: int = 5,
-                 n_starts: int = 2):
+                 n_starts: int = 2, candidates=None):
         self._objectives = None
         if isinstance(metric, (list, tuple)):
             modes = list(mode) if isinstance(mode, (list, tuple)) else [mode] * len(metric)
@@ -111,6 +117,14 @@ class BayesianOptimization(Searcher):
         self._design = (qmc.Sobol(self.space.dim, scramble=True, seed=self.rng).random(size)
                         if self.space.dim else np.zeros((1, 0)))
         self._design_next = 0
+        self._candidates = None
+        if candidates is not None:
+            self._candidates = [self.space.check(c) for c in candidates]
+            if not self._candidates:
+                raise ValueError("candidates must not be empty")
+            self._candidate_X = np.array([self.space.encode(c) for c in self._candidates])
+            self._candidate_keys = [config_key(c) for c in self._candidates]
+            self._candidate_order = list(self.rng.permutation(len(self._candidates)))
         self._data: dict[float, dict[tuple, tuple]] = {}   # level -> key -> (x, values)
         self._seen: set[tuple] = set()
         self._params = {}   # last fitted GP hyperparameters, per modelled metric (warm starts)
@@ -147,6 +161,12 @@ class BayesianOptimization(Searcher):
 
     def _random_config(self, max_retries: int = 100):
         excluded = self._excluded()
+        if self._candidates is not None:   # the next of a random order
+            while self._candidate_order:
+                i = self._candidate_order.pop(0)
+                if self._candidate_keys[i] not in excluded:
+                    return self._candidates[i]
+            return None
         for _ in range(max_retries):
             config = self.space.sample(self.rng)
             if config_key(config) not in excluded:
@@ -163,7 +183,8 @@ class BayesianOptimization(Searcher):
         if level is None or self.space.dim == 0:
             return self._initial_config()
         try:
-            config = self._model_suggest(level)
+            with one_blas_thread():
+                config = self._model_suggest(level)
         except Exception as err:  # a failed fit must not end a tuning run
             logger.warning("Bayesian optimization failed (%s: %s); suggesting a random "
                            "configuration instead", type(err).__name__, err)
@@ -171,6 +192,8 @@ class BayesianOptimization(Searcher):
         return config if config is not None else self._random_config()
 
     def _initial_config(self):
+        if self._candidates is not None:
+            return self._random_config()
         excluded = self._excluded()
         while self._design_next < len(self._design):
             config = self.space.decode(self._design[self._design_next])
@@ -206,7 +229,8 @@ class BayesianOptimization(Searcher):
         # constraints but no feasible point yet, only the feasibility terms.
         terms = [(c_gp, log_probability_of_feasibility) for c_gp in constraint_gps]
         if feasible.any():
-            terms.append((gp, self._objective_acquisition(y[feasible].min())))
+            terms.append((gp, self._objective_acquisition(
+                self._incumbent(y[feasible].min(), gp, constraint_gps, X_pending))))
 
         def score(Z, grad=False):
             if not grad:
@@ -220,8 +244,30 @@ class BayesianOptimization(Searcher):
             return total, total_grad
 
         incumbent = X[feasible][[np.argmin(y[feasible])]] if feasible.any() else None
+        if self._candidates is not None:
+            return best_candidate(score, self._candidate_X, self._candidates,
+                                  self._candidate_keys, self._excluded())
         return maximize_acquisition(score, self.space, self.rng, self._excluded(), incumbent,
                                     self.n_candidates, self.n_local)
+
+    @staticmethod
+    def _incumbent(best, gp, constraint_gps, X_pending):
+        """The best value, counting the fantasies at the pending points (those
+        the constraint models expect to be feasible) as observations.
+
+        Without them, a point next to a pending one whose mean is below
+        ``best`` would keep an expected improvement of ``best - mean`` even
+        with no uncertainty left there, and two workers would get nearly the
+        same configuration (the "kriging believer" counts its beliefs).
+        """
+        if not len(X_pending):
+            return best
+        ok = np.ones(len(X_pending), dtype=bool)
+        for c_gp in constraint_gps:
+            ok &= c_gp.predict(X_pending)[0] <= 0
+        if not ok.any():
+            return best
+        return min(best, float(np.min(gp.predict(X_pending[ok])[0])))
 
     def _objective_acquisition(self, best):
         """acquisition(mean, std, grad=False) of the objective, to maximize."""
