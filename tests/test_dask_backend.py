@@ -1,17 +1,25 @@
 """The Dask backend on a local cluster of 2 worker processes (started once per module)."""
 
+import contextlib
+import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 
 distributed = pytest.importorskip("distributed")
 
 import cloudpickle  # noqa: E402  (a dependency of distributed)
+import psutil  # noqa: E402  (a dependency of distributed)
+import resume_job  # noqa: E402  (tests/resume_job.py)
 
 import d2lhpo as hpo  # noqa: E402
 from d2lhpo.backends.dask import DaskBackend  # noqa: E402
@@ -19,6 +27,7 @@ from d2lhpo.backends.dask import DaskBackend  # noqa: E402
 SPACE = {"x": hpo.uniform(0.0, 1.0)}
 # The objectives below are defined here: workers get them by value, not by module name.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
+cloudpickle.register_pickle_by_value(resume_job)
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +126,94 @@ def test_a_stopped_trial_stops_on_its_worker(client, tmp_path):
     assert sorted(line.split()[1] for line in open(log)) == ["1"] * 4
 
 
+def curve(config, r0, r1, checkpoint, hang=None):
+    """error = x + 1/epoch; a resumed trial reads the epoch it reached from its checkpoint.
+
+    With ``hang``, the first step from epoch 3 to reach epoch 5 writes its pid to that
+    file (and its x to ``hang + ".x"``) and waits to be killed.
+    """
+    restored = 0
+    if r0 > 0:
+        with open(checkpoint) as f:
+            restored = json.load(f)["epoch"]
+    for epoch in range(int(r0) + 1, int(r1) + 1):
+        if hang and r0 == 3 and epoch == 5:
+            with contextlib.suppress(FileExistsError), open(hang, "x") as f:
+                Path(hang + ".x").write_text(repr(config["x"]))
+                f.write(f"{os.getpid()}\n")
+                f.flush()
+                time.sleep(30)
+        time.sleep(0.02)
+        fresh = f"{checkpoint}.tmp"  # a new file renamed over the old, as CNNObjective does
+        with open(fresh, "w") as f:
+            json.dump({"epoch": epoch}, f)
+        os.replace(fresh, checkpoint)
+        yield {"resource": epoch, "error": config["x"] + 1 / epoch, "r0": r0,
+               "restored": restored}
+
+
+def _asha(type, seed):
+    return hpo.ASHA(hpo.RandomSearcher(SPACE, seed=seed), type=type, eta=3, min_resource=1,
+                    max_resource=9, metric="error", mode="min", seed=seed)
+
+
+def slow_steps(config, r0, r1):
+    for r in range(int(r0) + 1, int(r1) + 1):
+        time.sleep(0.3)
+        yield {"resource": r, "loss": config["x"] / r}
+
+
+def test_a_run_that_ends_mid_step_frees_its_workers_at_once(client):
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(SPACE, seed=0), metric="loss",
+                                  max_resource=20)
+    tuner = hpo.Tuner(slow_steps, scheduler, backend=DaskBackend(client), progress=False)
+    results = tuner.run(max_time=1.5)  # ends while both trials are in a step
+    assert set(results.df["status"]) <= {"running"}
+    # Each worker takes a new task within a step or so, not when a timeout runs out.
+    workers = list(client.scheduler_info()["workers"])
+    futures = [client.submit(os.getpid, workers=[w], allow_other_workers=False, pure=False)
+               for w in workers]
+    assert len({future.result(timeout=10) for future in futures}) == 2
+
+
+def test_asha_promotion_resumes_paused_trials_from_their_checkpoints(client):
+    df = _tuner(curve, client, _asha("promotion", 0)).run(max_trials=9).df
+    assert df.trial_id.nunique() == 9 and set(df.worker) == {0, 1}
+    assert not df.duplicated(["trial_id", "resource"]).any()  # no result counted twice
+    # Each segment runs from one rung to the next, from the checkpoint written at the rung,
+    # after the trial paused there.
+    for lo, hi in [(0, 1), (1, 3), (3, 9)]:
+        segment = df[(df.resource > lo) & (df.resource <= hi)]
+        assert (segment.r0 == lo).all() and (segment.restored == lo).all()
+    assert set(df[df.resource.isin([1, 3])].status) == {"paused"}
+    assert set(df[df.resource == 9].status) == {"completed"}
+    for (trial, level), row in df[df.status == "paused"].groupby(["trial_id", "resource"]):
+        later = df[(df.trial_id == trial) & (df.resource > level)]
+        assert (later.index > row.index[0]).all()
+    # Whatever order the results came in, once no new trials start, the top third of
+    # each rung (by x: error = x + 1/epoch) is promoted; so the best x reaches 9.
+    reached = df.groupby("trial_id").resource.max()
+    by_x = df.groupby("trial_id").config_x.first().sort_values().index
+    assert (reached[by_x[:3]] >= 3).all() and reached[by_x[0]] == 9
+
+
+def test_asha_stopping_decides_by_the_results_recorded_so_far(client):
+    df = _tuner(curve, client, _asha("stopping", 1)).run(max_trials=9).df
+    assert df.trial_id.nunique() == 9 and (df.r0 == 0).all()
+    # Replay the rule (Li et al. 2020: go on if in the top 1/eta of the rung so far,
+    # the first result always) over the rows in the order they arrived.
+    rungs = {1: [], 3: []}
+    for row in df.itertuples():
+        if row.resource in rungs:
+            rung = rungs[row.resource]
+            rung.append(row.error)
+            go_on = sorted(rung).index(row.error) < max(1, len(rung) // 3)
+            assert row.status == ("running" if go_on else "stopped"), row
+    last = df.groupby("trial_id").tail(1)
+    assert set(last.status) <= {"stopped", "completed"} and "completed" in set(last.status)
+    assert (last[last.status == "completed"].resource == 9).all()
+
+
 def test_an_objective_that_raises_fails_its_trial_only(client):
     def objective(config):
         if config["x"] > 0.5:
@@ -182,21 +279,51 @@ def test_a_worker_killed_mid_trial_does_not_stop_the_run(client, tmp_path, kills
         assert "worker died" in trials.loc[0, "error"]
 
 
+def test_a_resumed_trial_whose_worker_dies_starts_again_from_its_checkpoint(client, tmp_path):
+    client.wait_for_workers(2, timeout=120)  # a worker killed before has restarted
+    hang, ckpt = str(tmp_path / "pids.txt"), tmp_path / "ckpt"
+    killer = _killer(hang, 1)
+    tuner = hpo.Tuner(lambda config, r0, r1, checkpoint: curve(config, r0, r1, checkpoint, hang),
+                      _asha("promotion", 0), backend=DaskBackend(client), seed=0,
+                      checkpoint_dir=ckpt, progress=False)
+    df = tuner.run(max_trials=9).df
+    killer.join()
+    assert os.path.exists(hang) and not (df.status == "failed").any()
+    assert not df.duplicated(["trial_id", "resource"]).any()
+    # The killed step (epochs 4 to 9, from the checkpoint at epoch 3) ran again from the
+    # checkpoint at epoch 3, though the dead attempt had saved epoch 4 since.
+    victim = df[(df.config_x == float(Path(hang + ".x").read_text())) & (df.resource > 3)]
+    assert victim.resource.tolist() == [4, 5, 6, 7, 8, 9]
+    assert (victim.restored == 3).all() and victim.status.iloc[-1] == "completed"
+    assert not list(ckpt.glob("*.at*"))  # the kept checkpoints are gone
+
+
 class Recording(DaskBackend):
     def open(self, *args):
         super().open(*args)
         self.cluster = self.client.cluster
+        pids = [os.getpid(), *self.client.run(os.getpid).values()]
+        self.listening = {c.laddr.ip for pid in pids
+                          for c in psutil.Process(pid).net_connections("inet")
+                          if c.status == psutil.CONN_LISTEN}
+        self.http = self.client.scheduler_info()["services"]["dashboard"]
 
 
-def test_without_a_client_it_starts_and_closes_a_local_cluster(monkeypatch):
+def test_without_a_client_it_starts_and_closes_a_loopback_cluster(monkeypatch):
     monkeypatch.setitem(hpo.tuner.BACKENDS, "dask", Recording)
     scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(SPACE, seed=0), metric="loss")
-    tuner = hpo.Tuner(slow_quadratic, scheduler, backend="dask", n_workers=2, progress=False)
+    tuner = hpo.Tuner(slow_quadratic, scheduler, backend="dask", n_workers=1, progress=False)
     results = tuner.run(max_trials=2)
     assert results.df["status"].tolist() == ["completed"] * 2
-    assert tuner.backend.n_workers == 2
-    assert tuner.backend.cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-    assert tuner.backend.cluster.status.name == "closed" and tuner.backend.client is None
+    backend = tuner.backend
+    assert backend.n_workers == 1
+    assert backend.cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+    # Scheduler, nannies and workers listen on loopback only (this process also holds
+    # the module's cluster, on loopback too); no dashboard unless asked for.
+    assert backend.listening == {"127.0.0.1"}
+    assert backend.cluster.status.name == "closed" and backend.client is None
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(f"http://127.0.0.1:{backend.http}/status", timeout=5)
 
 
 def test_bad_arguments_raise():
@@ -204,3 +331,49 @@ def test_bad_arguments_raise():
         DaskBackend("tcp://127.0.0.1:8786")
     with pytest.raises(ValueError, match="n_workers"):
         DaskBackend(n_workers=0)
+
+
+def test_a_run_killed_on_a_cluster_resumes_from_its_journal(client, tmp_path):
+    """kill -9 of a tuning process whose cluster lives on (as a notebook's kernel on a
+    cluster), then resume on that cluster: nothing journaled is lost, no completed
+    trial runs again."""
+    client.wait_for_workers(2, timeout=120)  # a worker killed before has restarted
+    journal, ckpt, ledger = tmp_path / "run.jsonl", tmp_path / "ckpt", tmp_path / "calls.jsonl"
+    job = Path(resume_job.__file__)
+    # The last of 4 trials hangs in its second epoch: kill the run once the others completed.
+    proc = subprocess.Popen([sys.executable, str(job), str(journal), str(ckpt), str(ledger),
+                             "4", "4", client.scheduler_info()["address"]],
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (ledger.exists() and '"hang"' in ledger.read_text()
+               and journal.exists() and journal.read_text().count('"completed"') == 3):
+        assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+        assert time.monotonic() < deadline, "the tuning run made no progress"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    Path(f"{ledger}.release").touch()  # the orphaned step ends (it writes no checkpoint)
+    before = [json.loads(line) for line in journal.read_text().splitlines()[1:]]
+    n_calls = len(ledger.read_text().splitlines())
+
+    results = resume_job.main(journal, ckpt, ledger, 6, backend=DaskBackend(client))
+
+    assert results.rows[:len(before)] == before
+    assert hpo.Results.load(journal).rows == results.rows
+    trials = {}
+    for row in results.rows:
+        trials.setdefault(row["trial_id"], []).append((row["resource"], row["status"]))
+    assert sorted(trials) == list(range(6))
+    assert all(rows == [(1, "running"), (2, "running"), (3, "completed")]
+               for rows in trials.values())
+    # After the resume: the cut trial went on from its checkpoint at epoch 1, then two
+    # new trials; no completed trial ran again.
+    again = [json.loads(line) for line in ledger.read_text().splitlines()[n_calls:]]
+    last = {row["trial_id"]: row for row in before}
+    [cut] = [row["config_x"] for row in last.values() if row["status"] == "running"]
+    done = {row["config_x"] for row in last.values() if row["status"] == "completed"}
+    assert len(done) == 3
+    assert sorted(c["r0"] for c in again) == [0, 0, 1]
+    assert [c["x"] for c in again if c["r0"] == 1] == [cut]
+    assert not done & {c["x"] for c in again}

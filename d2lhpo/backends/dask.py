@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import itertools
 import logging
+import os
 import pickle
+import threading
 import time
 import traceback
 import uuid
+from collections import deque
 
 import distributed
 
@@ -22,6 +26,7 @@ logger = logging.getLogger(__name__)
 # (a Queue.get that times out logs an error on the scheduler, dask/distributed#2855,
 # so the tuner itself never polls).
 _ABANDON_CHECK = 60.0
+_ALL = "*"  # a decision for every attempt of a run: the tuner closed
 
 
 def _abandoned() -> bool:
@@ -40,22 +45,69 @@ def _decision(decisions, attempt: str) -> bool:
             if _abandoned():
                 return False
             continue
-        if target == attempt:  # others answered an attempt whose worker died
+        if target in (attempt, _ALL):  # others answered an attempt whose worker died
             return bool(go_on)
+
+
+def _ready(objective) -> None:
+    """Nothing: unpickling the objective on a worker imports what it needs (torch...)."""
+
+
+_queues: dict = {}  # this worker process's handles on the tuners' event queues
+_queues_lock = threading.Lock()
+
+
+def _events_queue(name: str):
+    """This worker's handle on a run's event queue, made once per run: making one costs
+    a round trip to the scheduler. The handle of an earlier run is let go."""
+    with _queues_lock:
+        queue = _queues.get(name)
+        if queue is None:
+            for old in _queues.values():
+                old.close()
+            _queues.clear()
+            queue = _queues[name] = distributed.Queue(name)
+        return queue
+
+
+def _starting_point(checkpoint, r0):
+    """Keep the checkpoint a resumed step starts from, as a hard link beside it; or, if
+    the link is there already, this step is running again (its first worker died,
+    maybe after saving later epochs): put that checkpoint back. The link, or None."""
+    if not checkpoint or r0 <= 0:
+        return None
+    kept = f"{checkpoint}.at{r0:g}"
+    try:
+        if os.path.isfile(kept):
+            fresh = f"{checkpoint}.{uuid.uuid4().hex[:8]}"
+            os.link(kept, fresh)
+            os.replace(fresh, checkpoint)
+        elif os.path.isfile(checkpoint):
+            os.link(checkpoint, kept)
+        else:
+            return None
+    except OSError:  # no hard links on this file system: a retry starts as it finds it
+        return None
+    return kept
 
 
 def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_name,
                decisions_name):
     """Runs on a Dask worker: one report at a time, waiting for the decision after each
-    (but the last: at ``r1`` there is nothing left to stop, and no round trip to pay)."""
+    but the last. At ``r1`` there is nothing left to stop: no round trip to pay, and
+    the last report travels with the news that the objective returned."""
     worker = distributed.get_worker()
     attempt = uuid.uuid4().hex  # the scheduler re-runs this task if its worker dies
-    events, decisions = distributed.Queue(events_name), None
+    events, decisions = _events_queue(events_name), None
+    held = []  # the last report, until we know what came after it
+    kept = _starting_point(context.get("checkpoint"), r0)
 
     def send(kind, report=None, duration=0.0, error=None, waits=False):
-        # Pickled: reports may hold numpy numbers, which msgpack cannot encode.
-        events.put(pickle.dumps((kind, run, attempt, worker.name, report, duration, error,
-                                 waits)))
+        held.append((kind, run, attempt, worker.name, report, duration, error, waits))
+        if kind != "result" or waits:
+            # Pickled: reports may hold numpy numbers, which msgpack cannot encode.
+            events.put(pickle.dumps(held))
+            held.clear()
 
     try:
         it = run_objective(objective, config, r0, r1, metric, spec, **context)
@@ -66,9 +118,15 @@ def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_nam
             except StopIteration:
                 send("done")
                 return
+            if held:  # a report beyond r1: the one before goes first
+                events.put(pickle.dumps(held))
+                held.clear()
             waits = report["resource"] < r1
             send("result", report, time.perf_counter() - t, waits=waits)
             if waits:
+                if _abandoned():  # the tuner closed while this step ran
+                    it.close()
+                    return
                 decisions = decisions or distributed.Queue(decisions_name)
                 if not _decision(decisions, attempt):
                     it.close()
@@ -76,9 +134,11 @@ def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_nam
     except Exception:
         send("failed", error=traceback.format_exc(limit=-3))
     finally:
-        events.close()
         if decisions is not None:
             decisions.close()
+        if kept is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(kept)
 
 
 class DaskBackend(Backend):
@@ -91,15 +151,26 @@ class DaskBackend(Backend):
     trial at once. Queues (not Pub/Sub, which drops messages nobody listens to
     yet, nor a ``Variable``, which keeps only the last value, nor an ``Event``,
     a mere flag) live on the scheduler and hand each message over once, in
-    order, even when the worker that sent it has died since. A trial whose
-    tuner went away (its client closed) ends within a minute of its next report.
+    order, even when the worker that sent it has died since. The last report
+    travels in one message with the news that the objective returned, and each
+    worker process opens a run's event queue once: a trivial trial costs less
+    than a bare Dask task submitted and waited for. When the tuner closes, a
+    step still running ends at its next report; a trial whose tuner went away
+    without closing (its process was killed) ends within a minute of its next
+    report.
 
     If a worker dies mid-trial, Dask's scheduler runs the task again on another
     worker (up to its ``allowed-failures`` setting; ``worker_retries`` for the
     cluster this backend starts). The new attempt starts the trial over from
     ``r0``; the reports it repeats are answered "continue" without reaching the
     tuner, so no result is counted twice. Once the retries are used up, the
-    trial fails with the error ``"worker died: ..."`` and tuning goes on.
+    trial fails with the error ``"worker died: ..."`` and tuning goes on. A
+    retried step that resumed a paused trial starts from the checkpoint it
+    started from the first time: the backend keeps that one as a hard link
+    (``<checkpoint>.at<r0>``), which works if the objective saves a checkpoint
+    by writing a new file and renaming it over the old one, as
+    :class:`~d2lhpo.objectives.cnn.CNNObjective` does, and not if it writes
+    into the old file.
 
     Checkpoints: the tuner gives each trial a file path under its
     ``checkpoint_dir``. On a local cluster every worker sees that path; on a
@@ -117,6 +188,9 @@ class DaskBackend(Backend):
         worker_retries: times the local cluster re-runs a trial whose worker died.
         dashboard_port: serve the local cluster's dashboard on 127.0.0.1 at this
             port (default: no dashboard).
+
+    After ``open``, ``worker_names[i]`` is the Dask name of the worker that the
+    results call worker ``i`` (a worker that restarts keeps its name).
 
     Example:
         >>> client = distributed.Client("tcp://scheduler:8786")
@@ -147,14 +221,18 @@ class DaskBackend(Backend):
                 scheduler_kwargs={"allowed_failures": self.worker_retries, **http})
             self.client = distributed.Client(cluster, set_as_default=False)
         super().open(objective, sum(self.client.nthreads().values()), metric)
-        # Import this module on every worker now, not in the first trials (and their times).
+        # Import this module and the objective's on every worker now, not in the first
+        # trials (and their times).
         self.client.run(importlib.import_module, __name__)
+        self.client.run(_ready, objective)
         self._name = f"d2lhpo-{uuid.uuid4().hex[:8]}"
         self._events = distributed.Queue(f"{self._name}-events", client=self.client)
         self._seq = itertools.count()
         self._runs: dict[int, dict] = {}    # run (one start call) -> its task and state
         self._active: dict[int, int] = {}   # trial_id -> run, while the trial holds a worker
         self._workers: dict = {}            # worker name -> index (kept across restarts)
+        self.worker_names: list = []        # index -> the Dask worker's name
+        self._inbox: deque = deque()      # messages received, not handled yet
         self._closing = False
         self._t0 = time.perf_counter()
 
@@ -182,15 +260,19 @@ class DaskBackend(Backend):
             error = f"the Dask task failed: {exc!r}"
         else:
             error = f"the Dask task was {future.status}"
-        self._events.put(pickle.dumps(("crashed", run, None, None, None, 0.0, error, False)))
+        self._events.put(pickle.dumps([("crashed", run, None, None, None, 0.0, error, False)]))
 
     def n_free(self):
         return self.n_workers - len(self._active)
 
     def wait(self):
+        # One event per call: the tuner decides on a result before it hears that the
+        # trial's objective returned (both may come in one message).
         event = None
-        while event is None:  # one message per call: a batch get costs a round trip more
-            event = self._on_message(*pickle.loads(self._events.get()))  # blocks
+        while event is None:
+            if not self._inbox:
+                self._inbox.extend(pickle.loads(self._events.get()))  # blocks
+            event = self._on_message(*self._inbox.popleft())
             self._forget_finished()
         return [event]
 
@@ -209,8 +291,9 @@ class DaskBackend(Backend):
             if attempt in info["old"]:  # a worker thought dead spoke up: let it end
                 return self._answer(info, attempt, waits, False)
             if info["attempt"] is not None:  # Dask re-ran the task: its worker died
-                logger.warning("trial %d: its worker died; retrying it on worker %s",
-                               trial_id, worker)
+                if live:
+                    logger.warning("trial %d: its worker died; retrying it on worker %d",
+                                   trial_id, self._index(worker))
                 info["old"].add(info["attempt"])
                 info["replay"] = info["reports"]
             info["attempt"] = attempt
@@ -224,8 +307,16 @@ class DaskBackend(Backend):
             info["reports"] += 1
         else:
             del self._active[trial_id]
-        index = self._workers.setdefault(worker, len(self._workers))
-        return Event(kind, trial_id, self.now(), index, report or {}, duration, error)
+        return Event(kind, trial_id, self.now(), self._index(worker), report or {}, duration,
+                     error)
+
+    def _index(self, worker) -> int:
+        """The index of the Dask worker named ``worker`` in this run's results."""
+        index = self._workers.get(worker)
+        if index is None:
+            index = self._workers[worker] = len(self.worker_names)
+            self.worker_names.append(worker)
+        return index
 
     def _answer(self, info, attempt, waits, go_on):
         """Tell ``attempt`` to go on or not, if it waits for an answer."""
@@ -258,11 +349,15 @@ class DaskBackend(Backend):
         for trial_id in list(self._active):
             self.decide(trial_id, False)
         self._closing = True
-        futures = [info["future"] for info in self._runs.values()]
-        if futures:  # a stopped trial ends after its step; nobody waits for it
-            self.client.cancel(futures)
+        running = [info for info in self._runs.values() if not info["future"].done()]
+        if running:  # a stopped trial ends after its step; nobody waits for it
+            self.client.cancel([info["future"] for info in running])
         for info in self._runs.values():
             if info["decisions"] is not None:
+                # A step still running stops at its next report: when its task sees that
+                # it was cancelled, or, if that news comes late, through its queue.
+                if info in running:
+                    info["decisions"].put([_ALL, False])
                 info["decisions"].close()
         self._runs.clear()
         self._events.close()
