@@ -134,8 +134,12 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
     rest = run(cnn, r0=1, r1=3, seed=1, checkpoint=str(ckpt))
     assert [r["resource"] for r in rest] == [2, 3]
     assert [r["error"] for r in first + rest] == straight
-    with pytest.raises(ValueError, match="epoch 3"):  # the checkpoint is now at epoch 3
-        run(cnn, r0=2, r1=3, seed=1, checkpoint=str(ckpt))
+    with pytest.raises(ValueError, match="epoch 3"):  # it holds epochs 3 and 2 now
+        run(cnn, r0=1, r1=3, seed=1, checkpoint=str(ckpt))
+    # A run killed after saving epoch 3 but before its result was journaled resumes
+    # from epoch 2: the checkpoint before the last one is kept for it.
+    assert [r["error"] for r in run(cnn, r0=2, r1=3, seed=1, checkpoint=str(ckpt))] \
+        == straight[2:]
     with pytest.raises(ValueError, match="checkpoint"):
         run(cnn, r0=1, r1=2, seed=1)
 

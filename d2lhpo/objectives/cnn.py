@@ -221,10 +221,18 @@ class CNNObjective(Objective):
 
 
 def _save(path, model, optim, epoch):
+    """Save epoch ``epoch`` at ``path``, and keep the epoch before as ``path.prev``.
+
+    The previous epoch is kept because a run killed between saving epoch k + 1
+    and journaling its result resumes from epoch k. A crash mid-write leaves
+    the old checkpoint (the new one is written aside, then renamed).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")  # a crash mid-write leaves the old checkpoint
+    tmp = path.with_name(path.name + ".tmp")
     torch.save({"epoch": epoch, "model": model.state_dict(), "optim": optim.state_dict()}, tmp)
+    if path.exists():
+        os.replace(path, path.with_name(path.name + ".prev"))
     os.replace(tmp, path)
 
 
@@ -233,6 +241,9 @@ def _load(path, model, optim, r0):
         raise ValueError(f"r0={r0} needs the checkpoint saved at epoch {r0}, "
                          f"but checkpoint={path!r} does not exist")
     state = torch.load(path, weights_only=True)
+    previous = Path(path).with_name(Path(path).name + ".prev")
+    if state["epoch"] != r0 and previous.exists():
+        state = torch.load(previous, weights_only=True) if state["epoch"] == r0 + 1 else state
     if state["epoch"] != r0:
         raise ValueError(f"checkpoint={str(path)!r} holds epoch {state['epoch']}, "
                          f"cannot resume from r0={r0}")
