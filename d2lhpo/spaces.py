@@ -116,7 +116,8 @@ class Float(Domain):
 
     def encode(self, value):
         lo, hi = self._scale(self.lower), self._scale(self.upper)
-        return np.array([(self._scale(value) - lo) / (hi - lo)])
+        # Bounds one rounding step apart can have the same logarithm: all is lower then.
+        return np.array([(self._scale(value) - lo) / (hi - lo) if hi > lo else 0.0])
 
     def decode(self, x):
         lo, hi = self._scale(self.lower), self._scale(self.upper)

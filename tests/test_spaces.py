@@ -389,3 +389,11 @@ def test_encoding_a_value_outside_the_domain_names_it(domain, bad):
         space.encode({"h": bad, "x": 0.5})
     with pytest.raises(ValueError, match="hyperparameter 'x' is missing"):
         space.encode({"h": domain.grid(1)[0]})
+
+
+def test_loguniform_with_bounds_one_rounding_step_apart():
+    # found by hypothesis: log(1e-12) == log(1.0000000000000002e-12)
+    domain = hpo.loguniform(1e-12, 1.0000000000000002e-12)
+    hpo.Space({"h": domain})
+    for value in (domain.lower, domain.upper):
+        assert domain.decode(domain.encode(value)) in domain
