@@ -97,10 +97,12 @@ class Tuner:
         self.objective, self.scheduler, self.backend = objective, scheduler, backend
         self.n_workers, self.seed = n_workers, seed
         self.constraints = list(constraints)
+        self._checked_metrics = None   # set by bind below: the metric and constraints
         scheduler.bind(metric or getattr(objective, "metric", None),
                        mode or getattr(objective, "mode", None),
                        getattr(objective, "max_resource", None))
         self.metric, self.mode = scheduler.metric, scheduler.mode
+        self._checked_metrics = (self.metric, *self.constraints)
         self.journal_path = journal
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
@@ -246,7 +248,7 @@ class Tuner:
                                                  "seed": self._trial_seed(trial_id)}
                 r0 = 0
                 self._next_id += 1
-                if self.max_time is None:
+                if self.max_time is None and self.progress:
                     self._bar.update(1)
             self._launch(trial_id, suggestion.config, r0, suggestion.resource, decision_time)
 
@@ -266,7 +268,10 @@ class Tuner:
         row = {"trial_id": event.trial_id, "status": status,
                "resource": (report or {}).get("resource", trial["resource"]),
                "time": event.time, "duration": event.duration, "worker": event.worker}
-        row.update({CONFIG_PREFIX + k: v for k, v in trial["config"].items()})
+        columns = trial.get("columns")
+        if columns is None:  # the config's columns, made once per trial
+            columns = trial["columns"] = {CONFIG_PREFIX + k: v for k, v in trial["config"].items()}
+        row.update(columns)
         row.update({k: v for k, v in (report or {}).items() if k != "resource"})
         if error is not None:
             row["error"] = error
@@ -282,7 +287,7 @@ class Tuner:
             if report["resource"] <= trial.get("replayed", -1):  # journaled before a resume
                 self.backend.decide(trial_id, True)
                 return
-            bad = bad_metrics(report, [self.metric, *self.constraints])
+            bad = bad_metrics(report, self._checked_metrics)
             if bad:
                 self._fail(event, f"bad metric value: {', '.join(bad)}", report)
                 self.backend.decide(trial_id, False)
