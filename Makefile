@@ -2,7 +2,7 @@
 # Variables: PYTHON (3.11+, used to create the virtualenv), VENV, OUT.
 #   make notebooks                  default budgets (minutes per notebook)
 #   D2LHPO_QUICK=1 make notebooks   quick mode (under a minute per notebook)
-#   make test PYTHON=python3.12 VENV=/tmp/venv312
+#   make test PYTHON=python3.12 VENV=.venv312
 
 PYTHON ?= python3
 VENV   ?= .venv
