@@ -97,7 +97,6 @@ class Tuner:
         self.objective, self.scheduler, self.backend = objective, scheduler, backend
         self.n_workers, self.seed = n_workers, seed
         self.constraints = list(constraints)
-        self._checked_metrics = None   # set by bind below: the metric and constraints
         scheduler.bind(metric or getattr(objective, "metric", None),
                        mode or getattr(objective, "mode", None),
                        getattr(objective, "max_resource", None))
@@ -268,10 +267,9 @@ class Tuner:
         row = {"trial_id": event.trial_id, "status": status,
                "resource": (report or {}).get("resource", trial["resource"]),
                "time": event.time, "duration": event.duration, "worker": event.worker}
-        columns = trial.get("columns")
-        if columns is None:  # the config's columns, made once per trial
-            columns = trial["columns"] = {CONFIG_PREFIX + k: v for k, v in trial["config"].items()}
-        row.update(columns)
+        if "columns" not in trial:  # the config's columns, made once per trial
+            trial["columns"] = {CONFIG_PREFIX + k: v for k, v in trial["config"].items()}
+        row.update(trial["columns"])
         row.update({k: v for k, v in (report or {}).items() if k != "resource"})
         if error is not None:
             row["error"] = error

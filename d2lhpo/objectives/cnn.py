@@ -242,8 +242,8 @@ def _load(path, model, optim, r0):
                          f"but checkpoint={path!r} does not exist")
     state = torch.load(path, weights_only=True)
     previous = Path(path).with_name(Path(path).name + ".prev")
-    if state["epoch"] != r0 and previous.exists():
-        state = torch.load(previous, weights_only=True) if state["epoch"] == r0 + 1 else state
+    if state["epoch"] == r0 + 1 and previous.exists():  # see _save
+        state = torch.load(previous, weights_only=True)
     if state["epoch"] != r0:
         raise ValueError(f"checkpoint={str(path)!r} holds epoch {state['epoch']}, "
                          f"cannot resume from r0={r0}")

@@ -103,9 +103,7 @@ class SuccessiveHalving(Scheduler):
                 b.n_new -= 1
                 return self._run(b, trial_id, resource, resume=False)
             if b.todo:
-                trial_id = b.todo.pop(0)
-                self.searcher.register_pending(self.configs[trial_id])
-                return self._run(b, trial_id, resource, resume=True)
+                return self._resume_next(b)
             if b.running:
                 return None  # synchronous: wait until the whole rung has reported
             self._promote(b)
@@ -119,13 +117,17 @@ class SuccessiveHalving(Scheduler):
             b.n_new, b.short = 0, True
         while not b.done:
             if b.todo:
-                trial_id = b.todo.pop(0)
-                self.searcher.register_pending(self.configs[trial_id])
-                return self._run(b, trial_id, b.plan[b.rung][1], resume=True)
+                return self._resume_next(b)
             if b.running:
                 return None
             self._promote(b)
         return None
+
+    def _resume_next(self, b):
+        """Resume the next trial promoted to the bracket's current rung."""
+        trial_id = b.todo.pop(0)
+        self.searcher.register_pending(self.configs[trial_id])
+        return self._run(b, trial_id, b.plan[b.rung][1], resume=True)
 
     def _run(self, b, trial_id, resource, resume):
         b.running.add(trial_id)
