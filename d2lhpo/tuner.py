@@ -180,7 +180,8 @@ class Tuner:
         self.max_trials, self.max_time = max_trials, max_time
         tmp = None
         if self.checkpoint_dir is None:
-            tmp = tempfile.TemporaryDirectory(prefix="d2lhpo-")
+            # A file system error in removing scratch files must not lose the results.
+            tmp = tempfile.TemporaryDirectory(prefix="d2lhpo-", ignore_cleanup_errors=True)
         self._ckpt = Path(self.checkpoint_dir or tmp.name)
         self._ckpt.mkdir(parents=True, exist_ok=True)
         self._ckpt_prefix = os.path.join(self._ckpt, "trial_")  # joined once: it is slow

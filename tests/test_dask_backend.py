@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -176,6 +177,40 @@ def test_a_run_that_ends_mid_step_frees_its_workers_at_once(client):
     assert len({future.result(timeout=10) for future in futures}) == 2
 
 
+def saving_steps(config, r0, r1, checkpoint):
+    for r in range(int(r0) + 1, int(r1) + 1):
+        time.sleep(0.2 + 0.4 * config["x"])  # steps out of step: one ends mid-step
+        os.makedirs(os.path.dirname(checkpoint), exist_ok=True)  # as CNNObjective does
+        Path(checkpoint).write_text(str(r))
+        yield {"resource": r, "loss": config["x"] / r}
+
+
+def test_a_run_that_ends_mid_step_waits_for_its_steps_and_removes_its_checkpoints(
+        client, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the tuner's scratch goes
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(SPACE, seed=0), metric="loss",
+                                  max_resource=20)
+    tuner = hpo.Tuner(saving_steps, scheduler, backend=DaskBackend(client), progress=False)
+    results = tuner.run(max_time=1.4)  # ends while both trials are in a step
+    assert len(results) > 0
+    time.sleep(0.6)  # a step left running would have saved a checkpoint by now
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_step_slower_than_close_timeout_is_cancelled_with_a_warning(
+        client, caplog, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # it may leave a checkpoint
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(SPACE, seed=0), metric="loss",
+                                  max_resource=20)
+    backend = DaskBackend(client, close_timeout=0.1)
+    tuner = hpo.Tuner(saving_steps, scheduler, backend=backend, progress=False)
+    with caplog.at_level(logging.WARNING, logger="d2lhpo.backends.dask"):
+        results = tuner.run(max_time=1.4)
+    assert len(results) > 0
+    assert "still running 0.1 s after the run ended" in caplog.text
+    time.sleep(1.0)  # the cancelled step ends at its next report; the next test needs both
+
+
 def test_asha_promotion_resumes_paused_trials_from_their_checkpoints(client):
     df = _tuner(curve, client, _asha("promotion", 0)).run(max_trials=9).df
     assert df.trial_id.nunique() == 9 and set(df.worker) == {0, 1}
@@ -331,6 +366,8 @@ def test_bad_arguments_raise():
         DaskBackend("tcp://127.0.0.1:8786")
     with pytest.raises(ValueError, match="n_workers"):
         DaskBackend(n_workers=0)
+    with pytest.raises(ValueError, match="close_timeout.*-1"):
+        DaskBackend(close_timeout=-1)
 
 
 def test_a_run_killed_on_a_cluster_resumes_from_its_journal(client, tmp_path):

@@ -154,8 +154,9 @@ class DaskBackend(Backend):
     order, even when the worker that sent it has died since. The last report
     travels in one message with the news that the objective returned, and each
     worker process opens a run's event queue once: a trivial trial costs less
-    than a bare Dask task submitted and waited for. When the tuner closes, a
-    step still running ends at its next report; a trial whose tuner went away
+    than a bare Dask task submitted and waited for. When the tuner closes, it
+    waits for each step still running to end at its next report (at most
+    ``close_timeout`` seconds); a trial whose tuner went away
     without closing (its process was killed) ends within a minute of its next
     report.
 
@@ -188,6 +189,9 @@ class DaskBackend(Backend):
         worker_retries: times the local cluster re-runs a trial whose worker died.
         dashboard_port: serve the local cluster's dashboard on 127.0.0.1 at this
             port (default: no dashboard).
+        close_timeout: when a run ends, seconds to wait for the steps still
+            running to reach their next report and stop; steps slower than
+            that are cancelled and left to stop by themselves.
 
     After ``open``, ``worker_names[i]`` is the Dask name of the worker that the
     results call worker ``i`` (a worker that restarts keeps its name).
@@ -199,7 +203,8 @@ class DaskBackend(Backend):
     """
 
     def __init__(self, client: distributed.Client | None = None, n_workers: int | None = None,
-                 worker_retries: int = 1, dashboard_port: int | None = None):
+                 worker_retries: int = 1, dashboard_port: int | None = None,
+                 close_timeout: float = 60.0):
         if client is not None and not isinstance(client, distributed.Client):
             raise ValueError(f"client must be a distributed.Client, got {client!r}")
         if n_workers is not None and (not isinstance(n_workers, int) or n_workers < 1):
@@ -208,7 +213,9 @@ class DaskBackend(Backend):
             raise ValueError(f"worker_retries must be an integer >= 0, got {worker_retries!r}")
         self.client, self._own = client, client is None
         self.local_workers, self.worker_retries = n_workers, worker_retries
-        self.dashboard_port = dashboard_port
+        if not isinstance(close_timeout, (int, float)) or close_timeout < 0:
+            raise ValueError(f"close_timeout must be seconds >= 0, got {close_timeout!r}")
+        self.dashboard_port, self.close_timeout = dashboard_port, close_timeout
 
     def open(self, objective, n_workers, metric):
         if self._own:
@@ -349,15 +356,25 @@ class DaskBackend(Backend):
         for trial_id in list(self._active):
             self.decide(trial_id, False)
         self._closing = True
+        # A step still running stops at its next report. Wait for that, as an executor's
+        # shutdown does: a step left running would write checkpoints into a folder the
+        # tuner removes next, and keep its worker busy.
         running = [info for info in self._runs.values() if not info["future"].done()]
-        if running:  # a stopped trial ends after its step; nobody waits for it
-            self.client.cancel([info["future"] for info in running])
+        for info in running:
+            self._answer(info, _ALL, True, False)
+        try:
+            if running:
+                with self.client.as_current():  # wait() looks for the default client
+                    distributed.wait([info["future"] for info in running],
+                                     timeout=self.close_timeout)
+        except TimeoutError:
+            late = [info["future"] for info in running if not info["future"].done()]
+            logger.warning("%d trial step(s) still running %g s after the run ended; "
+                           "cancelled, they stop at their next report",
+                           len(late), self.close_timeout)
+            self.client.cancel(late)
         for info in self._runs.values():
             if info["decisions"] is not None:
-                # A step still running stops at its next report: when its task sees that
-                # it was cancelled, or, if that news comes late, through its queue.
-                if info in running:
-                    info["decisions"].put([_ALL, False])
                 info["decisions"].close()
         self._runs.clear()
         self._events.close()
