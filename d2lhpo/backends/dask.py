@@ -353,12 +353,10 @@ class DaskBackend(Backend):
         return time.perf_counter() - self._t0
 
     def close(self):
-        for trial_id in list(self._active):
-            self.decide(trial_id, False)
         self._closing = True
-        # A step still running stops at its next report. Wait for that, as an executor's
-        # shutdown does: a step left running would write checkpoints into a folder the
-        # tuner removes next, and keep its worker busy.
+        # Every step still running (waiting for a decision or not) stops at its next
+        # report. Wait for that, as an executor's shutdown does: a step left running would
+        # write checkpoints into a folder the tuner removes next, and keep its worker busy.
         running = [info for info in self._runs.values() if not info["future"].done()]
         for info in running:
             self._answer(info, _ALL, True, False)
