@@ -13,8 +13,11 @@ from .backends import Backend, Event, ProcessBackend, SequentialBackend, Simulat
 from .plots import (plot_anytime, plot_learning_curves, plot_pareto, plot_timeline, set_style,
                     timeline)
 from .results import Results, aggregate_anytime, hypervolume_2d, pareto_mask
-from .schedulers import (ASHA, Decision, FIFOScheduler, Hyperband, MedianStopping, Scheduler,
-                         SuccessiveHalving, Suggestion)
+from .budget import Budget
+from .schedulers import (ASHA, BadReport, Decision, FIFOScheduler, Hyperband, Job, MedianStopping,
+                         PromotionASHA, Scheduler, StoppingASHA, SuccessiveHalving, Trial,
+                         halving_plan, hyperband_brackets, is_promotable, median_rule,
+                         n_promotable, rung_levels)
 from .searchers import (BayesianOptimization, GaussianProcess, GPParams, GridSearcher,
                         RandomSearcher, Searcher)
 from .spaces import (Categorical, Domain, FiniteRange, Float, Integer, Space, choice, finrange,
@@ -37,8 +40,9 @@ __all__ = [
     "objectives", "Backend", "Event", "ProcessBackend", "SequentialBackend", "SimulatedBackend",
     "plot_anytime", "plot_learning_curves", "plot_pareto", "plot_timeline", "set_style",
     "timeline", "Results", "aggregate_anytime", "hypervolume_2d", "pareto_mask", "Decision",
-    "FIFOScheduler", "Scheduler", "Suggestion", "SuccessiveHalving", "Hyperband", "ASHA",
-    "MedianStopping", "GridSearcher", "RandomSearcher", "Searcher", "BayesianOptimization",
+    "FIFOScheduler", "Scheduler", "Job", "Trial", "BadReport", "Budget", "SuccessiveHalving",
+    "Hyperband", "ASHA", "StoppingASHA", "PromotionASHA", "MedianStopping", "halving_plan",
+    "hyperband_brackets", "is_promotable", "median_rule", "n_promotable", "rung_levels", "GridSearcher", "RandomSearcher", "Searcher", "BayesianOptimization",
     "GaussianProcess", "GPParams",
     "Categorical", "Domain", "FiniteRange", "Float", "Integer", "Space", "choice", "finrange",
     "logfinrange", "loguniform", "lograndint", "randint", "uniform", "Tuner",

@@ -68,6 +68,7 @@ class Results:
         self.metric, self.mode, self.max_resource = metric, mode, max_resource
         self.constraints = list(constraints)
         self.rows: list[dict] = [dict(r) for r in rows]
+        self.jobs: list[dict] = []  # the jobs a scheduler handed out (journals only)
         self._df = None
 
     def append(self, row: Mapping) -> None:
@@ -189,13 +190,19 @@ class Results:
         with path.open() as f:
             first = f.readline()
             if path.suffix == ".jsonl":
-                meta, rows = json.loads(first), []
+                meta, rows, jobs = json.loads(first), [], []
                 for line in f:
                     try:
-                        rows.append(json.loads(line))
+                        item = json.loads(line)
                     except json.JSONDecodeError:
                         break  # the last line of an interrupted run
-                return cls(rows=rows, **meta)
+                    if "job" in item:
+                        jobs.append(item["job"])
+                    else:
+                        rows.append(item)
+                results = cls(rows=rows, **meta)
+                results.jobs = jobs
+                return results
             meta = json.loads(first.removeprefix("# d2lhpo "))
             df = pd.read_csv(f)
         rows = [{k: _plain(v) for k, v in r.items() if not _isnan(v) or k in BASE_COLUMNS}
@@ -213,6 +220,27 @@ class Journal:
         if fresh:
             self._file.write(json.dumps(results._meta()) + "\n")
             self._file.flush()
+
+    @staticmethod
+    def check_path(path) -> None:
+        """A journal is a ``.jsonl`` file (not a folder)."""
+        if Path(path).suffix != ".jsonl" or Path(path).is_dir():
+            raise ValueError(f"journal must be a .jsonl file path, got {str(path)!r}")
+
+    @staticmethod
+    def for_resume(path) -> "Results":
+        """Load a journal to resume it, dropping a last line cut by an interruption."""
+        path = Path(path)
+        data = path.read_bytes()
+        whole = data.rfind(b"\n") + 1
+        if whole < len(data):  # the interruption cut the last line: appending would bury it
+            with path.open("r+b") as f:
+                f.truncate(whole)
+        return Results.load(path)
+
+    def write_job(self, job: Mapping) -> None:
+        self._file.write(json.dumps({"job": job}, default=_plain) + "\n")
+        self._file.flush()
 
     def write(self, row: Mapping) -> None:
         self._file.write(json.dumps(row, default=_plain) + "\n")

@@ -31,11 +31,13 @@ class Searcher:
             missing hyperparameters are filled by the subclass's rule).
     """
 
-    def __init__(self, space, metric: str | None = None, mode: str = "min", seed=None,
+    def __init__(self, space, metric: str | None = None, mode: str | None = None, seed=None,
                  points_to_evaluate: Sequence[Mapping] | None = None):
         self.space = Space(space)
         self.metric = metric
-        self.mode = _check_mode(mode)
+        self.mode = None if mode is None else _check_mode(mode)
+        if self.metric is not None and self.mode is None:
+            self.mode = "min"
         self.rng = np.random.default_rng(seed)
         self.points_to_evaluate = [dict(p) for p in (points_to_evaluate or [])]
         for point in self.points_to_evaluate:
@@ -53,8 +55,9 @@ class Searcher:
         """Take the metric and mode from a scheduler unless already set."""
         if self.metric is None:
             self.metric = metric
-            if mode is not None:
-                self.mode = _check_mode(mode)
+        if self.mode is None:
+            self.mode = _check_mode(mode) if mode is not None else (
+                "min" if self.metric is not None else None)
 
     def suggest(self) -> dict | None:
         """The next configuration to evaluate, or None when exhausted."""

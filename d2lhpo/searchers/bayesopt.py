@@ -87,13 +87,13 @@ class BayesianOptimization(Searcher):
         >>> searcher.observe(config, next(branin(config)))
     """
 
-    def __init__(self, space, metric=None, mode="min", seed=None, points_to_evaluate=None,
+    def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  num_initial: int | None = None, acquisition: str = "ei", beta: float = 2.0,
                  constraints=(), n_candidates: int = 1024, n_local: int = 5,
                  n_starts: int = 2, candidates=None):
         self._objectives = None
         if isinstance(metric, (list, tuple)):
-            modes = list(mode) if isinstance(mode, (list, tuple)) else [mode] * len(metric)
+            modes = list(mode) if isinstance(mode, (list, tuple)) else [mode or "min"] * len(metric)
             if len(modes) != len(metric) or not metric:
                 raise ValueError(f"mode must be a list as long as metric {metric!r}, "
                                  f"got {mode!r}")

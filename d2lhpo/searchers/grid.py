@@ -26,7 +26,7 @@ class GridSearcher(Searcher):
         6
     """
 
-    def __init__(self, space, metric=None, mode="min", seed=None, points_to_evaluate=None,
+    def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  num_points: int = 5, shuffle: bool = False):
         super().__init__(space, metric, mode, seed, points_to_evaluate)
         if not isinstance(num_points, numbers.Integral) or num_points < 1:

@@ -22,7 +22,7 @@ class RandomSearcher(Searcher):
         >>> searcher.observe(config, {"y": config["x"] ** 2})
     """
 
-    def __init__(self, space, metric=None, mode="min", seed=None, points_to_evaluate=None,
+    def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  max_retries: int = 100):
         super().__init__(space, metric, mode, seed, points_to_evaluate)
         self.max_retries = max_retries
