@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -297,6 +298,10 @@ class GaussianProcess:
 
     def __init__(self, params: GPParams | None = None, n_starts: int = 2, prior: bool = True,
                  standardize: bool = True, seed=None):
+        if params is not None and not isinstance(params, GPParams):
+            raise TypeError(f"params must be GPParams or None, got {params!r}")
+        if isinstance(n_starts, bool) or not isinstance(n_starts, numbers.Integral) or n_starts < 1:
+            raise ValueError(f"n_starts must be an integer >= 1, got {n_starts!r}")
         self.params, self.fixed = params, params is not None
         self.n_starts, self.prior, self.standardize = n_starts, prior, standardize
         self.rng = np.random.default_rng(seed)
