@@ -8,7 +8,7 @@ import pytest
 
 import d2lhpo as hpo
 from d2lhpo.objectives import branin
-from d2lhpo.results import Journal, Results
+from d2lhpo.results import Journal, JournalError, Results
 
 
 def row(trial_id, resource, value, time, status="completed", **extra):
@@ -166,13 +166,15 @@ def test_save_load_round_trip(tmp_path, suffix):
 def test_load_a_journal_cut_in_the_middle_of_a_line(tmp_path):
     path = tmp_path / "run.jsonl"
     results = sample_results()
-    journal = Journal(path, results)
-    for r in results.rows:
-        journal.write(r)
-    journal.close()
+    with Journal(path, results) as journal:
+        for r in results.rows:
+            journal.write(r)
     text = path.read_text()
     path.write_text(text[:-25])  # the run was killed while writing the last row
-    loaded = Results.load(path)
+    with pytest.raises(JournalError, match="line 4 is cut short"):
+        Results.load(path)  # a damaged line is never dropped without a word
+    with pytest.warns(UserWarning, match="skipped 1 damaged"):
+        loaded = Results.load(path, skip_damaged=True)
     assert len(loaded) == 2
     pd.testing.assert_frame_equal(loaded.df, Results(rows=results.rows[:2]).df)
 
@@ -183,7 +185,7 @@ def test_a_tuner_journal_loads_as_its_results(tmp_path):
     results = hpo.Tuner(branin, scheduler, backend="simulated", n_workers=2, journal=path,
                         progress=False).run(max_trials=10)
     lines = path.read_text().splitlines()
-    assert json.loads(lines[0])["metric"] == "value" and len(lines) == 1 + 10
+    assert json.loads(lines[0])["meta"]["metric"] == "value" and len(lines) == 1 + 10
     pd.testing.assert_frame_equal(Results.load(path).df, results.df)
 
 
