@@ -317,6 +317,7 @@ class Journal:
 
     def __init__(self, path, results: Results):
         self.path = self.check_path(path)
+        self._checked = [results.metric, *results.constraints]  # finite unless failed
         if self.path.exists() and self.path.stat().st_size > 0:
             self._seq = _next_seq(self.path)
             self._file = self.path.open("ab")
@@ -379,7 +380,7 @@ class Journal:
     def write(self, row: Mapping) -> None:
         """Append one row (ValueError, writing nothing, for a row the loader would refuse)."""
         data = _encode_row(row)
-        problem = _row_problem(data)
+        problem = _row_problem(data, self._checked)
         if problem:
             raise ValueError(f"journal {str(self.path)!r}: cannot write the row {row!r}: "
                              f"{problem}")
@@ -585,19 +586,22 @@ def _read_journal(path: Path, data: bytes, skip_damaged: bool) -> Results:
     if lines[-1] == b"":
         lines.pop()
     cut_at = len(lines) if not data.endswith(b"\n") else None  # line number of a cut tail
-    meta, rows, jobs, damage, expected = None, [], [], [], 0
+    meta, rows, jobs, expected = None, [], [], 0
+    skipped, missing, first = 0, 0, None  # damaged lines, lines gone, the first problem
+    unread = 0  # undecodable lines since the last whole one: they may be the lines "missing"
 
     def damaged(number, problem):
+        nonlocal first
         following = len(lines) - number
-        message = (f"{str(path)!r}, line {number} {problem}; {following} "
-                   f"line{'s' * (following != 1)} follow it")
+        where = f"line {number} {problem}; {following} line{'s' * (following != 1)} follow it"
         if number == 1:
-            raise JournalError(f"{message}. The first line holds the run settings: "
-                               f"without it the file cannot be read", path, number, following)
-        if not skip_damaged:
-            raise JournalError(f"{message}. Pass skip_damaged=True to load the other rows",
+            raise JournalError(f"{str(path)!r}, {where}. The first line holds the run "
+                               f"settings: without it the file cannot be read",
                                path, number, following)
-        damage.append(message)
+        if not skip_damaged:
+            raise JournalError(f"{str(path)!r}, {where}. Pass skip_damaged=True to load "
+                               f"the other rows", path, number, following)
+        first = first or where
 
     for number, raw in enumerate(lines, 1):
         try:
@@ -606,12 +610,14 @@ def _read_journal(path: Path, data: bytes, skip_damaged: bool) -> Results:
             cut = number == cut_at and _looks_cut(raw, expected)
             damaged(number, "is cut short (the run was interrupted while writing it; resuming "
                     "the run removes it)" if cut else str(e))
+            skipped, unread = skipped + 1, unread + 1
             continue
         if number == 1 and kind != "meta":
             damaged(1, f"is a {kind}, not the run settings: the first line is missing")
         if kind == "meta":
             if number != 1:
                 damaged(number, "holds run settings again: only the first line does")
+                skipped += 1
                 continue
             problem = _meta_problem(value)
             if problem:
@@ -619,28 +625,27 @@ def _read_journal(path: Path, data: bytes, skip_damaged: bool) -> Results:
             meta = value
         if seq < expected:
             damaged(number, f"repeats sequence number {seq}: a duplicated line")
+            skipped += 1
             continue
-        if seq > expected:
-            damaged(number, f"comes after {seq - expected} missing line"
-                    f"{'s' * (seq - expected != 1)} (sequence number {seq}, expected "
-                    f"{expected})")  # the line itself is whole: kept when skipping
-        expected = seq + 1
-        if kind == "row":
-            problem = _row_problem(value, [meta["metric"], *meta["constraints"]])
-            if problem:
-                damaged(number, problem)
-                continue
+        if seq > expected + unread:  # the line itself is whole: kept when skipping
+            gap = seq - expected - unread
+            damaged(number, f"comes after {gap} missing line{'s' * (gap != 1)} (sequence "
+                    f"number {seq}, expected {expected})")
+            missing += gap
+        expected, unread = seq + 1, 0
+        problem = (_row_problem(value, [meta["metric"], *meta["constraints"]])
+                   if kind == "row" else _job_problem(value) if kind == "job" else None)
+        if problem:
+            damaged(number, problem)
+            skipped += 1
+        elif kind == "row":
             rows.append(_decode_row(value))
         elif kind == "job":
-            problem = _job_problem(value)
-            if problem:
-                damaged(number, problem)
-                continue
             jobs.append(_decode_row(value))
-    if damage:
-        warnings.warn(f"{str(path)!r}: skipped {len(damage)} damaged or missing "
-                      f"line{'s' * (len(damage) != 1)}, loaded {len(rows)} rows; the first: "
-                      f"{damage[0]}", stacklevel=3)
+    if first:
+        warnings.warn(f"{str(path)!r}: skipped {skipped} damaged line{'s' * (skipped != 1)}"
+                      f"{f', {missing} missing' if missing else ''}, loaded {len(rows)} rows;"
+                      f" the first problem: {first}", stacklevel=3)
     return _results_of(meta, rows, jobs)
 
 
@@ -712,7 +717,7 @@ def _write_csv(f, results: Results) -> None:
         present = [r[c] for r in rows if c in r]
         kinds[c] = _column_kind(present, len(present) < len(rows))
     f.write("# d2lhpo " + json.dumps({**results._meta(), "columns": kinds}) + "\n")
-    writer = csv.writer(f, lineterminator="\n")
+    writer = csv.writer(f, lineterminator="\r\n")  # a "\r" in a cell is then quoted too
     writer.writerow(columns)
     for r in rows:
         writer.writerow([_cell(r[c], kinds[c]) if c in r else "" for c in columns])
