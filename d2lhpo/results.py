@@ -135,6 +135,18 @@ class Results:
         self.jobs.append(job)
         return job
 
+    def history(self) -> Iterable[tuple[str, dict]]:
+        """Rows and jobs in the order they were recorded: ``("job", job)`` comes just
+        before the row numbered ``job["at"]`` (what a resumed run replays)."""
+        jobs = iter(sorted(self.jobs, key=lambda j: j["at"]))  # stable: ties keep their order
+        job = next(jobs, None)
+        for i, row in enumerate([*self.rows, None]):
+            while job is not None and job["at"] <= i:
+                yield "job", job
+                job = next(jobs, None)
+            if row is not None:
+                yield "row", row
+
     def __len__(self):
         return len(self.rows)
 
@@ -264,6 +276,10 @@ class Results:
             problem = _row_problem(_encode_row(row), checked)
             if problem:
                 raise ValueError(f"cannot save row {i} ({row!r}): it {problem}")
+        for i, job in enumerate(self.jobs):
+            problem = _job_problem(_encode_row(job))
+            if problem:
+                raise ValueError(f"cannot save job {i} ({job!r}): it {problem}")
         tmp = path.with_name(f".{path.name}.tmp")
         with tmp.open("w", newline="", encoding="utf-8") as f:
             if path.suffix == ".jsonl":
@@ -383,7 +399,7 @@ class Journal:
         problem = _row_problem(data, self._checked)
         if problem:
             raise ValueError(f"journal {str(self.path)!r}: cannot write the row {row!r}: "
-                             f"{problem}")
+                             f"it {problem}")
         self._append("row", data)
 
     def write_job(self, job: Mapping) -> None:
@@ -392,11 +408,16 @@ class Journal:
         problem = _job_problem(data)
         if problem:
             raise ValueError(f"journal {str(self.path)!r}: cannot write the job {job!r}: "
-                             f"{problem}")
+                             f"it {problem}")
         self._append("job", data)
 
     def _append(self, kind: str, data: dict) -> None:
-        self._file.write(_line(self._seq, kind, data))
+        try:
+            line = _line(self._seq, kind, data)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"journal {str(self.path)!r}: cannot write the {kind} {data!r}: "
+                            f"{e}") from None
+        self._file.write(line)
         self._file.flush()
         self._seq += 1
 
@@ -663,16 +684,9 @@ def _next_seq(path: Path) -> int:
 
 
 def _write_jsonl(f, results: Results) -> None:
-    seq, jobs = 1, iter(results.jobs)
     f.write(_line(0, "meta", results._meta()).decode())
-    job = next(jobs, None)
-    for i, row in enumerate([*results.rows, None]):
-        while job is not None and job["at"] <= i:
-            f.write(_line(seq, "job", _encode_row(job)).decode())
-            seq, job = seq + 1, next(jobs, None)
-        if row is not None:
-            f.write(_line(seq, "row", _encode_row(row)).decode())
-            seq += 1
+    for seq, (kind, data) in enumerate(results.history(), 1):
+        f.write(_line(seq, kind, _encode_row(data)).decode())
 
 
 # -- CSV: a type per column, in the first line ----------------------------------------
