@@ -202,7 +202,7 @@ class Results:
             return None
         values = df[metric].astype(float)
         i = values.idxmin() if mode == "min" else values.idxmax()
-        row = self.rows[i]  # the row itself: its config values as they were, not as pandas made them
+        row = self.rows[i]  # its config values as they were, not as pandas made them
         config = {k[len(CONFIG_PREFIX):]: _plain(v) for k, v in row.items()
                   if k.startswith(CONFIG_PREFIX)}
         return {"trial_id": int(row["trial_id"]), "config": config,
@@ -495,6 +495,8 @@ def _row_problem(row, checked: Sequence[str] = ()) -> str | None:
     for key in ("resource", "time", "duration"):
         if key in row and not _number(row[key]):
             return f"has {key} {row[key]!r}, not a finite number"
+    if row["resource"] < 0:
+        return f"has resource {row['resource']!r}, below 0"
     if row["status"] != "failed":
         for name in checked:
             if name in row and not (isinstance(row[name], numbers.Real)

@@ -472,3 +472,17 @@ def test_a_tuner_never_resumes_after_a_damaged_line(journal):
         hpo.Tuner(objective, scheduler, backend="simulated", journal=journal, resume=True,
                   progress=False).run(max_trials=6)
     assert journal.read_bytes() == before
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"trial_id": "1"}, "trial_id '1', not a non-negative integer"),
+    ({"trial_id": True}, "trial_id True"), ({"trial_id": -1}, "trial_id -1"),
+    ({"status": "done"}, "status 'done', not one of"),
+    ({"resource": -1}, "resource -1, below 0"), ({"resource": float("nan")}, "resource nan"),
+    ({"resource": "3"}, "resource '3', not a finite number"),
+    ({"time": None}, "time None"), ({"duration": float("inf")}, "duration inf")])
+def test_the_writer_refuses_what_the_reader_would(tmp_path, change, match):
+    with Journal(tmp_path / "run.jsonl", results()) as j:
+        with pytest.raises(ValueError, match=match):
+            j.write({**ROWS[0], **change})
+    assert Results.load(tmp_path / "run.jsonl").rows == []
