@@ -744,12 +744,17 @@ def _read_csv(path: Path, data: bytes) -> Results:
     try:
         meta = json.loads(first[len(b"# d2lhpo "):])
     except ValueError:
-        raise JournalError(f"{str(path)!r}, line 1 is not JSON after '# d2lhpo '", path, 1)
+        raise JournalError(f"{str(path)!r}, line 1 is not JSON after '# d2lhpo '",
+                           path, 1) from None
     problem = _meta_problem(meta)
     if problem:
         raise JournalError(f"{str(path)!r}, line 1 {problem}", path, 1)
     kinds = meta.get("columns") or {}
-    reader = csv.reader(io.StringIO(rest.decode("utf-8"), newline=""))
+    try:
+        text = rest.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise JournalError(f"{str(path)!r} is not UTF-8 text ({e})", path) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, [])
     if set(header) != set(kinds):
         raise JournalError(f"{str(path)!r}, line 2: the columns {header} are not the ones "

@@ -486,3 +486,23 @@ def test_the_writer_refuses_what_the_reader_would(tmp_path, change, match):
         with pytest.raises(ValueError, match=match):
             j.write({**ROWS[0], **change})
     assert Results.load(tmp_path / "run.jsonl").rows == []
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_settings_and_empty_results_round_trip(tmp_path, suffix):
+    run = Results("acc", "max", max_resource=27, constraints=["size"],
+                  settings={"space": "{'x': uniform(0, 1)}", "seed": 3})
+    loaded = Results.load(run.save(tmp_path / f"run{suffix}"))
+    assert (loaded.metric, loaded.mode, loaded.max_resource, loaded.constraints,
+            loaded.settings, loaded.rows) == ("acc", "max", 27, ["size"], run.settings, [])
+
+
+def test_a_damaged_csv_names_its_line(tmp_path):
+    path = results().save(tmp_path / "run.csv")
+    text = path.read_bytes()
+    path.write_bytes(text.replace(b"0.6", b"0.6x", 1))
+    with pytest.raises(JournalError, match="run.csv', line 4: a cell is not of its column"):
+        Results.load(path)
+    path.write_bytes(text[:-40] + b"\xff\xfe\n")
+    with pytest.raises(JournalError, match="is not UTF-8"):
+        Results.load(path)
