@@ -506,3 +506,45 @@ def test_a_damaged_csv_names_its_line(tmp_path):
     path.write_bytes(text[:-40] + b"\xff\xfe\n")
     with pytest.raises(JournalError, match="is not UTF-8"):
         Results.load(path)
+
+
+def _mutate(data: bytes, kind: str, at: int, size: int, junk: bytes) -> bytes:
+    at %= len(data)
+    if kind == "flip":
+        return data[:at] + bytes([data[at] ^ (1 + size % 255)]) + data[at + 1:]
+    if kind == "delete":
+        return data[:at] + data[at + size:]
+    if kind == "repeat":
+        return data[:at + size] + data[at:at + size] + data[at + size:]
+    if kind == "insert":
+        return data[:at] + junk + data[at:]
+    return data[:at]  # "cut"
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(["flip", "delete", "repeat", "insert", "cut"]),
+       at=st.integers(0, 10 ** 6), size=st.integers(1, 400), junk=st.binary(min_size=1))
+def test_no_damage_goes_unnoticed(kind, at, size, junk):
+    """Any change to a journal's bytes is refused, or it loads exactly the rows written,
+    or the rows before the end was cut off (a cut between lines is what a kill leaves:
+    a journal of fewer rows); nothing else ever escapes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "run.jsonl"
+        with Journal(path, results()) as j:
+            for r in ROWS:
+                j.write(r)
+        path.write_bytes(_mutate(path.read_bytes(), kind, at, size, junk))
+        def check(rows):
+            assert rows == ROWS[:len(rows)]
+            if len(rows) < len(ROWS):  # only a cut can lose rows, and only at the end
+                assert kind in ("cut", "delete")
+
+        try:
+            check(Results.load(path).rows)
+        except JournalError:
+            pass
+        try:
+            resumed = Journal.for_resume(path)
+        except JournalError:
+            return
+        check([] if resumed is None else resumed.rows)
