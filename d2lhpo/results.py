@@ -477,7 +477,8 @@ def _decode_row(data: dict) -> dict:
 
 
 def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite int or float (not a bool): ``v - v`` is NaN for inf and NaN."""
+    return (type(v) is float or type(v) is int) and v - v == 0
 
 
 def _row_problem(row, checked: Sequence[str] = ()) -> str | None:
@@ -485,23 +486,26 @@ def _row_problem(row, checked: Sequence[str] = ()) -> str | None:
     be finite numbers where present, except in failed rows (the tuner's own rule)."""
     if type(row) is not dict:
         return f"is a JSON {type(row).__name__}, not an object"
-    for key in ("trial_id", "status", "resource", "time"):
-        if key not in row:
-            return f"has no {key!r}"
-    if type(row["trial_id"]) is not int or row["trial_id"] < 0:
-        return f"has trial_id {row['trial_id']!r}, not a non-negative integer"
-    if row["status"] not in STATUSES:
-        return f"has status {row['status']!r}, not one of {list(STATUSES)}"
-    for key in ("resource", "time", "duration"):
-        if key in row and not _number(row[key]):
-            return f"has {key} {row[key]!r}, not a finite number"
-    if row["resource"] < 0:
-        return f"has resource {row['resource']!r}, below 0"
-    if row["status"] != "failed":
+    try:
+        trial_id, status, resource, time = (row["trial_id"], row["status"], row["resource"],
+                                            row["time"])
+    except KeyError as e:
+        return f"has no {e.args[0]!r}"
+    if type(trial_id) is not int or trial_id < 0:
+        return f"has trial_id {trial_id!r}, not a non-negative integer"
+    if status not in STATUSES:
+        return f"has status {status!r}, not one of {list(STATUSES)}"
+    for key, value in (("resource", resource), ("time", time),
+                       ("duration", row.get("duration", 0.0))):
+        if not _number(value):
+            return f"has {key} {value!r}, not a finite number"
+    if resource < 0:
+        return f"has resource {resource!r}, below 0"
+    if status != "failed":
         for name in checked:
-            if name in row and not (isinstance(row[name], numbers.Real)
-                                    and math.isfinite(row[name])):
-                return f"has {name} {row[name]!r} in a {row['status']} row"
+            value = row.get(name, 0.0)
+            if not (_number(value) or type(value) is bool):
+                return f"has {name} {value!r} in a {status} row"
     return None
 
 
@@ -550,10 +554,12 @@ def _read_bytes(path: Path, empty_ok: bool = False) -> bytes:
 
 # -- the journal's lines ----------------------------------------------------------------
 _CRC = b',"crc":'
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps makes one a call
+_DECODER = json.JSONDecoder()
 
 
 def _line(seq: int, kind: str, data: dict) -> bytes:
-    body = json.dumps({"seq": seq, kind: data}, separators=(",", ":")).encode()  # ASCII
+    body = _ENCODER.encode({"seq": seq, kind: data}).encode()  # ASCII
     return body[:-1] + b'%s%d}\n' % (_CRC, zlib.crc32(body))
 
 
@@ -581,8 +587,8 @@ def _parse(raw: bytes) -> tuple[int, str, object]:
     if zlib.crc32(body) != int(digits):
         raise _Damage("does not match its checksum: it was changed after it was written")
     try:
-        obj = json.loads(body)
-    except ValueError:
+        obj = _DECODER.decode(body.decode())
+    except ValueError:  # UnicodeDecodeError is one
         raise _Damage("is not JSON") from None
     kinds = [k for k in ("meta", "row", "job") if k in obj] if type(obj) is dict else []
     if len(kinds) != 1 or len(obj) != 2 or type(obj.get("seq")) is not int:
