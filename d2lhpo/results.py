@@ -434,6 +434,7 @@ class Journal:
 # -- values: what JSON and CSV cannot tell apart ---------------------------------------
 _PLAIN = (str, int, float, bool, type(None))  # types JSON gives back as they were
 _TUPLE = "__tuple__"
+_TUPLE_BYTES = b'"__tuple__"'
 
 
 def _plain(v):
@@ -470,10 +471,6 @@ def _decode(v):
 
 def _encode_row(row: Mapping) -> dict:
     return {k: v if type(v) in _PLAIN else _encode(v) for k, v in row.items()}
-
-
-def _decode_row(data: dict) -> dict:
-    return {k: v if type(v) in _PLAIN else _decode(v) for k, v in data.items()}
 
 
 def _number(v) -> bool:
@@ -570,30 +567,39 @@ class _Damage(Exception):
 def _parse(raw: bytes) -> tuple[int, str, object]:
     """``(seq, kind, data)`` of one line without its newline, or _Damage saying why not."""
     raw = raw[:-1] if raw.endswith(b"\r") else raw  # CRLF, as some tools write it: no damage
-    if b"\0" in raw:
-        raise _Damage("holds NUL bytes")
-    if not raw.strip():
-        raise _Damage("is empty")
     i = raw.rfind(_CRC)
     digits = raw[i + len(_CRC):-1]
-    if i < 0 or not raw.endswith(b"}") or not digits.isdigit():
-        try:
-            obj = json.loads(raw)
-        except ValueError:
-            raise _Damage("is not JSON") from None
-        raise _Damage(f"is a JSON {type(obj).__name__} without a checksum, not a line "
-                      f"d2lhpo wrote")
     body = raw[:i] + b"}"
-    if zlib.crc32(body) != int(digits):
-        raise _Damage("does not match its checksum: it was changed after it was written")
+    if i < 0 or not raw.endswith(b"}") or not digits.isdigit() or (
+            zlib.crc32(body) != int(digits)):
+        raise _Damage(_diagnose(raw, i))
     try:
         obj = _DECODER.decode(body.decode())
     except ValueError:  # UnicodeDecodeError is one
         raise _Damage("is not JSON") from None
-    kinds = [k for k in ("meta", "row", "job") if k in obj] if type(obj) is dict else []
-    if len(kinds) != 1 or len(obj) != 2 or type(obj.get("seq")) is not int:
-        raise _Damage("is not a journal line: it should hold seq and one of meta, row, job")
-    return obj["seq"], kinds[0], obj[kinds[0]]
+    if type(obj) is dict and len(obj) == 2 and type(obj.get("seq")) is int:
+        for kind in ("row", "job", "meta"):
+            if kind in obj:
+                value = obj[kind]
+                if _TUPLE_BYTES in body:
+                    value = _decode(value)
+                return obj["seq"], kind, value
+    raise _Damage("is not a journal line: it should hold seq and one of meta, row, job")
+
+
+def _diagnose(raw: bytes, i: int) -> str:
+    """Why ``raw`` is not a line with a checksum that matches."""
+    if b"\0" in raw:
+        return "holds NUL bytes"
+    if not raw or raw.isspace():
+        return "is empty"
+    if i >= 0 and raw.endswith(b"}") and raw[i + len(_CRC):-1].isdigit():
+        return "does not match its checksum: it was changed after it was written"
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return "is not JSON"
+    return f"is a JSON {type(obj).__name__} without a checksum, not a line d2lhpo wrote"
 
 
 def _parses(raw: bytes, seq: int) -> bool:
@@ -668,9 +674,9 @@ def _read_journal(path: Path, data: bytes, skip_damaged: bool) -> Results:
             damaged(number, problem)
             skipped += 1
         elif kind == "row":
-            rows.append(_decode_row(value))
+            rows.append(value)
         elif kind == "job":
-            jobs.append(_decode_row(value))
+            jobs.append(value)
     if first:
         warnings.warn(f"{str(path)!r}: skipped {skipped} damaged line{'s' * (skipped != 1)}"
                       f"{f', {missing} missing' if missing else ''}, loaded {len(rows)} rows;"
