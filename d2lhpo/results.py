@@ -141,7 +141,7 @@ class Results:
         jobs = iter(sorted(self.jobs, key=lambda j: j["at"]))  # stable: ties keep their order
         job = next(jobs, None)
         for i, row in enumerate([*self.rows, None]):
-            while job is not None and job["at"] <= i:
+            while job is not None and (job["at"] <= i or row is None):
                 yield "job", job
                 job = next(jobs, None)
             if row is not None:

@@ -446,6 +446,8 @@ def test_history_puts_each_job_before_its_row():
     assert kinds == [("job", 0), ("job", 1), ("row", 0), ("row", 1), ("row", 0)]
     run.append_job({"trial_id": 0, "r0": 2, "r1": 3})
     assert run.jobs[-1]["at"] == 3 and list(run.history())[-1] == ("job", run.jobs[-1])
+    run.jobs.append({**JOBS[2], "at": 99})  # beyond the rows: still in, at the end
+    assert list(run.history())[-1] == ("job", run.jobs[-1])
 
 
 def test_a_value_json_cannot_hold_is_refused_by_name(tmp_path):
