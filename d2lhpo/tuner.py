@@ -119,7 +119,7 @@ class Tuner:
         self._checked_metrics = (self.metric, *self.constraints)
         self.journal_path = journal
         if journal is not None:
-            Journal.check_path(journal)
+            journal = Journal.check_path(journal)
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
         self.results = Results(self.metric, self.mode, scheduler.max_resource, self.constraints)
@@ -141,6 +141,8 @@ class Tuner:
     def _resume(self, path: Path):
         """Load the journaled run at ``path`` and replay it through the scheduler."""
         old = Journal.for_resume(path)
+        if old is None:
+            return
         if (old.metric, old.mode) != (self.metric, self.mode):
             raise ValueError(f"journal {str(path)!r} tuned {old.metric!r} ({old.mode}), "
                              f"not {self.metric!r} ({self.mode})")
@@ -150,7 +152,7 @@ class Tuner:
         for row in old.rows:
             self.results.append(row)
         self.results.jobs.extend(old.jobs)
-        self._restart = self.scheduler.restore(_history(old))
+        self._restart = self.scheduler.restore(old.history())
         for trial_id in self._restart:
             self._replayed[trial_id] = self.scheduler.trials[trial_id].resource
         logger.info("resuming %s: %d trials, %d to restart", path, len(self.scheduler.trials),
@@ -272,9 +274,8 @@ class Tuner:
         if trial.seed is None:
             trial.seed = self._trial_seed(job.trial_id)
         trial.checkpoint = self._checkpoint(job.trial_id)
-        record = {"trial_id": job.trial_id, "r0": job.r0, "r1": job.r1, "config": job.config,
-                  "at": len(self.results.rows)}
-        self.results.jobs.append(record)
+        record = self.results.append_job({"trial_id": job.trial_id, "r0": job.r0,
+                                          "r1": job.r1, "config": job.config})
         if self._journal:
             self._journal.write_job(record)
         self._running.add(job.trial_id)
@@ -365,16 +366,3 @@ def _le(a, b):
         return a <= b
     except TypeError:
         return False
-
-
-def _history(results: Results):
-    """A journaled run's jobs and rows, interleaved in the order they happened."""
-    jobs = sorted(results.jobs, key=lambda job: job["at"])
-    j = 0
-    for i, row in enumerate(results.rows):
-        while j < len(jobs) and jobs[j]["at"] <= i:
-            yield "job", jobs[j]
-            j += 1
-        yield "row", row
-    for job in jobs[j:]:
-        yield "job", job

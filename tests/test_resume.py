@@ -24,8 +24,10 @@ def _load_job():
 
 
 def _rows(path):
+    """The rows of the whole lines of a journal (a kill may have cut the last one)."""
     with open(path) as f:
-        return [json.loads(line) for line in f.readlines()[1:] if line.endswith("\n")]
+        lines = [json.loads(line) for line in f.readlines() if line.endswith("\n")]
+    return [line["row"] for line in lines if "row" in line]
 
 
 def _by_trial(rows):
@@ -139,7 +141,8 @@ def test_scheduler_restore_replays_into_the_searcher():
     seen = []
     searcher.observe = lambda config, result: seen.append((config, result))
     scheduler = hpo.FIFOScheduler(searcher, max_resource=2)
-    a, b = (hpo.RandomSearcher({"x": hpo.uniform(0, 1)}, seed=0).suggest() for _ in range(2))
+    same = hpo.RandomSearcher({"x": hpo.uniform(0, 1)}, seed=0)
+    a, b = same.suggest(), same.suggest()
     row = {"time": 1.0, "duration": 1.0, "worker": 0}
     log = [("job", {"trial_id": 0, "r0": 0, "r1": 2, "config": a}),
            ("job", {"trial_id": 1, "r0": 0, "r1": 2, "config": b}),
