@@ -185,7 +185,8 @@ def test_a_tuner_journal_loads_as_its_results(tmp_path):
     results = hpo.Tuner(branin, scheduler, backend="simulated", n_workers=2, journal=path,
                         progress=False).run(max_trials=10)
     lines = path.read_text().splitlines()
-    assert json.loads(lines[0])["meta"]["metric"] == "value" and len(lines) == 1 + 10
+    assert json.loads(lines[0])["meta"]["metric"] == "value"
+    assert len(lines) == 1 + 10 + 10  # the settings, a job and a row per trial
     pd.testing.assert_frame_equal(Results.load(path).df, results.df)
 
 

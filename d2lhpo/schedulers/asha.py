@@ -91,8 +91,8 @@ class StoppingASHA(ASHA):
     def __init__(self, searcher, type="stopping", **kwargs):
         super().__init__(searcher, "stopping", **kwargs)
 
-    def _next_job(self):
-        return self._new_job(self.max_resource)
+    def next_job(self):
+        return self.new_job(self.max_resource)
 
     def on_result(self, trial, report):
         resource = report["resource"]
@@ -118,17 +118,17 @@ class PromotionASHA(ASHA):
     def __init__(self, searcher, type="promotion", **kwargs):
         super().__init__(searcher, "promotion", **kwargs)
 
-    def _next_job(self):
+    def next_job(self):
         for level, above in reversed(list(zip(self._levels[:-1], self._levels[1:]))):
             rung = self._rungs[level]
             # the best paused trial is the only one that can be in the top 1/eta
             if rung.paused and rank_promotable(bisect.bisect_left(rung.scores, rung.paused[0][0]),
                                                len(rung.scores), self.eta):
                 trial_id = rung.paused[0][2]
-                job = self._resume_job(trial_id, above)  # raises first if replay differs
+                job = self.resume_job(trial_id, above)  # raises first if replay differs
                 heapq.heappop(rung.paused)
                 return job
-        return self._new_job(self._levels[0])
+        return self.new_job(self._levels[0])
 
     def on_result(self, trial, report):
         resource = report["resource"]

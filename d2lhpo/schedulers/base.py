@@ -9,7 +9,7 @@ notebook cell can drive it by hand exactly as the tuner does::
     job = asha.ask()                      # Job(trial_id, config, r0, r1), or None
     asha.tell(job.trial_id, {"resource": 1, "error": 0.4})   # CONTINUE, PAUSE or STOP
 
-Subclasses decide budgets only (``_next_job`` and ``on_result``); the searcher
+Subclasses decide budgets only (``next_job`` and ``on_result``); the searcher
 bookkeeping (pending configurations, results observed at rungs and at full
 fidelity) is done here, once.
 """
@@ -182,13 +182,13 @@ class Scheduler:
     def ask(self) -> Job | None:
         """The job a free worker should run now, or None (nothing to start now)."""
         self.ready()
-        return self._next_job()
+        return self.next_job()
 
-    def _next_job(self) -> Job | None:
-        """Subclasses: return ``self._new_job(r1)``, ``self._resume_job(id, r1)`` or None."""
+    def next_job(self) -> Job | None:
+        """Subclasses: return ``self.new_job(r1)``, ``self.resume_job(id, r1)`` or None."""
         raise NotImplementedError
 
-    def _new_job(self, r1: float) -> Job | None:
+    def new_job(self, r1: float) -> Job | None:
         """A new trial to ``r1``: its configuration from the searcher (None if it ran out)."""
         if not self.new_trials:
             return None
@@ -210,7 +210,7 @@ class Scheduler:
         trial = self.trials[trial_id] = Trial(trial_id, config)
         return self._job(trial, r1)
 
-    def _resume_job(self, trial_id: int, r1: float) -> Job:
+    def resume_job(self, trial_id: int, r1: float) -> Job:
         """Resume paused trial ``trial_id`` from where it got to, up to ``r1``."""
         if self._replaying is not None and self._replaying["trial_id"] != trial_id:
             raise _Diverged("resume")
@@ -348,7 +348,7 @@ class Scheduler:
         try:
             for attempt in range(3):
                 try:
-                    job = self._next_job()
+                    job = self.next_job()
                 except _Diverged as diverged:
                     job = None
                     # the run had stopped (or allowed again) new trials at this point

@@ -17,5 +17,5 @@ class FIFOScheduler(Scheduler):
         >>> scheduler.tell(job.trial_id, {"resource": 1, "error": 0.3})
     """
 
-    def _next_job(self):
-        return self._new_job(self.max_resource)
+    def next_job(self):
+        return self.new_job(self.max_resource)

@@ -58,8 +58,8 @@ class MedianStopping(Scheduler):
             raise ValueError(f"min_resource must be < max_resource, got min_resource="
                              f"{self.min_resource!r} and max_resource={self.max_resource!r}")
 
-    def _next_job(self):
-        return self._new_job(self.max_resource)
+    def next_job(self):
+        return self.new_job(self.max_resource)
 
     def on_result(self, trial, report):
         resource, value = report["resource"], float(report[self.metric])

@@ -86,7 +86,7 @@ class SuccessiveHalving(Scheduler):
         n = self.n_configs or int(round(self.eta ** (len(self._levels) - 1)))
         return halving_plan(n, self._levels, self.eta)
 
-    def _next_job(self):
+    def next_job(self):
         for b in list(self._brackets):
             job = self._job_in(b)
             if job is not None:
@@ -108,13 +108,13 @@ class SuccessiveHalving(Scheduler):
         while not b.done:
             resource = b.plan[b.rung][1]
             if b.n_new and self.new_trials:
-                job = self._new_job(resource)
+                job = self.new_job(resource)
                 if job is not None:
                     b.n_new -= 1
                     return self._enter(b, job)
                 continue  # the searcher ran out: stop_new_trials() emptied n_new
             if b.todo:
-                job = self._resume_job(b.todo[0], resource)  # raises first if replay differs
+                job = self.resume_job(b.todo[0], resource)  # raises first if replay differs
                 b.todo.pop(0)
                 return self._enter(b, job)
             if b.running:
