@@ -213,13 +213,15 @@ class BayesianOptimization(Searcher):
                 return config
         return None
 
-    def _model_level(self):
-        """The highest resource level with at least ``num_initial`` observations."""
+    @property
+    def model_level(self):
+        """The resource level the model is fitted on: the highest one with at least
+        ``num_initial`` observations (None while there is none)."""
         levels = [lv for lv, data in self._data.items() if len(data) >= self.num_initial]
         return max(levels) if levels else None
 
     def _suggest(self):
-        level = self._model_level()
+        level = self.model_level
         if level is None or self.space.dim == 0:
             return self._initial_config()
         try:
