@@ -38,6 +38,7 @@ class Searcher:
         self.mode = None if mode is None else _check_mode(mode)
         if self.metric is not None and self.mode is None:
             self.mode = "min"
+        self.seed_given = seed is not None
         self.rng = np.random.default_rng(seed)
         self.points_to_evaluate = [dict(p) for p in (points_to_evaluate or [])]
         for point in self.points_to_evaluate:
@@ -58,6 +59,16 @@ class Searcher:
         if self.mode is None:
             self.mode = _check_mode(mode) if mode is not None else (
                 "min" if self.metric is not None else None)
+
+    def seed_from(self, seed) -> None:
+        """Derive the random state from a tuner's master ``seed``, unless a seed was
+        given at construction (an explicit seed wins)."""
+        if not self.seed_given:
+            self.rng = np.random.default_rng([int(seed), 1])
+            self._reseeded()
+
+    def _reseeded(self) -> None:
+        """Subclasses that drew from ``self.rng`` at construction draw again here."""
 
     def suggest(self) -> dict | None:
         """The next configuration to evaluate, or None when exhausted."""
