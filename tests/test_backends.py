@@ -21,7 +21,7 @@ def costly(config, r0, r1):
 def drive(backend, go_on=True):
     """Wait for every event until no trial runs, deciding ``go_on`` after each result."""
     events = []
-    while backend.n_running() > 0:
+    while backend.n_free() < backend.n_workers:
         for event in backend.wait():
             events.append(event)
             if event.kind == "result":
