@@ -17,7 +17,7 @@ BACKENDS = ["process", pytest.param("dask", marks=pytest.mark.skipif(
 
 
 def _rows(journal: Path) -> int:
-    return journal.read_text().count('"trial_id"') if journal.exists() else 0
+    return journal.read_text().count('"row":') if journal.exists() else 0
 
 
 def _start(backend, tmp_path, n_workers=2, rows=3):
