@@ -366,3 +366,11 @@ def test_a_journaled_run_resumes(tmp_path):
     whole = tuner(journal=None).run(max_time=40).df
     assert len(resumed) == len(whole)
     assert not resumed.duplicated(["trial_id", "resource"]).any()
+
+
+def test_too_many_rungs_are_refused_clearly():
+    with pytest.raises(ValueError, match="more than 64 rungs"):
+        rung_levels(1e-300, 1e300, 3)
+    with pytest.raises(ValueError, match="min_resource"):
+        SuccessiveHalving(hpo.RandomSearcher(Curves.space), min_resource=1e-300,
+                          max_resource=1e300)

@@ -14,6 +14,9 @@ import numbers
 import numpy as np
 
 
+MAX_RUNGS = 64  # more would put eta**64 configurations in one bracket
+
+
 def check_resource(name, value, low=0.0) -> None:
     """``value`` must be a finite number > ``low``; the error names ``name``."""
     if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -46,10 +49,14 @@ def rung_levels(min_resource, max_resource, eta) -> list:
     if min_resource >= max_resource:
         raise ValueError(f"min_resource must be < max_resource, got min_resource="
                          f"{min_resource!r} and max_resource={max_resource!r}")
-    levels, k = [], 0
-    while min_resource * eta**k < max_resource:
-        levels.append(min_resource * eta**k)
-        k += 1
+    levels, level = [], min_resource
+    while level < max_resource:  # repeated products: exact for integers, no overflow
+        levels.append(level)
+        level = level * eta
+        if len(levels) > MAX_RUNGS:
+            raise ValueError(f"min_resource={min_resource!r}, max_resource={max_resource!r} "
+                             f"and eta={eta!r} make more than {MAX_RUNGS} rungs: raise "
+                             f"min_resource or eta")
     return levels + [max_resource]
 
 
