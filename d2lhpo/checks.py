@@ -30,6 +30,12 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def short_repr(value) -> str:
+    """``repr(value)``, shortened to fit an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:45] + f"... ({len(text)} characters)"
+
+
 def _range_text(low, high, low_open=False, high_open=False) -> str:
     parts = []
     if low is not None:
@@ -58,7 +64,7 @@ def check_seed(seed, name: str = "seed") -> np.random.Generator:
     if _is_int(seed) and seed >= 0:
         return np.random.default_rng(int(seed))
     raise ValueError(f"{name} must be None, an integer >= 0 or a numpy.random.Generator, "
-                     f"got {seed!r}")
+                     f"got {short_repr(seed)}")
 
 
 def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
@@ -73,7 +79,7 @@ def check_int(name: str, value, low: int | None = None, high: int | None = None)
             high is not None and value > high):
         bounds = _range_text(low, high)
         raise ValueError(f"{name} must be an integer{' ' + bounds if bounds else ''}, "
-                         f"got {value!r}")
+                         f"got {short_repr(value)}")
     return int(value)
 
 
@@ -102,7 +108,7 @@ def check_number(name: str, value, low: float | None = None, high: float | None 
         bounds = _range_text(low, high, low_open)
         kind = "a number" if allow_inf else "a finite number"
         raise ValueError(f"{name} must be {kind}{' ' + bounds if bounds else ''}, "
-                         f"got {value!r}")
+                         f"got {short_repr(value)}")
     return value
 
 
@@ -127,11 +133,11 @@ def check_choice(name: str, value, options: Iterable):
         except Exception:  # noqa: BLE001 - a value that cannot be compared is no option
             continue
     shown = ", ".join(repr(o) for o in options)
-    raise ValueError(f"{name} must be one of {shown}, got {value!r}")
+    raise ValueError(f"{name} must be one of {shown}, got {short_repr(value)}")
 
 
 def check_mode(mode, name: str = "mode") -> str:
     """``mode`` if it is exactly ``"min"`` or ``"max"`` (``"MIN"`` is refused)."""
     if not (isinstance(mode, str) and mode in ("min", "max")):
-        raise ValueError(f"{name} must be 'min' or 'max', got {mode!r}")
+        raise ValueError(f"{name} must be 'min' or 'max', got {short_repr(mode)}")
     return mode

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import check_int
+from .checks import check_int, short_repr
 
 INT64 = (-2**63, 2**63 - 1)   # what numpy's integer sampling can draw from
 MAX_SIZE = 2**40              # finite ranges beyond this lose their exact index encoding
@@ -31,12 +31,6 @@ MAX_SIZE = 2**40              # finite ranges beyond this lose their exact index
 
 def _is_number(x) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
-
-
-def _show(value) -> str:
-    """``repr(value)``, shortened to fit an error message."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:45] + f"... ({len(text)} characters)"
 
 
 def _as_float(x) -> float | None:
@@ -110,24 +104,24 @@ def _bounds_problem(lower, upper, log: bool, integer: bool = False) -> str | Non
         return f"log must be True or False, got {log!r}"
     for name, value in (("lower", lower), ("upper", upper)):
         if not _is_number(value):
-            return f"{name} must be a number, got {_show(value)}"
+            return f"{name} must be a number, got {short_repr(value)}"
         if integer:
             as_float = 0.0 if isinstance(value, numbers.Integral) else _as_float(value)
             if as_float is None or not math.isfinite(as_float) or not as_float.is_integer():
-                return f"{name} must be a whole number, got {_show(value)}"
+                return f"{name} must be a whole number, got {short_repr(value)}"
             if not INT64[0] <= int(value) <= INT64[1]:
                 return f"{name} must be within the int64 range [-2**63, 2**63 - 1], " \
-                       f"got {_show(value)}"
+                       f"got {short_repr(value)}"
         else:
             as_float = _as_float(value)
             if as_float is None or not math.isfinite(as_float):
-                return f"{name} must be a finite number, got {_show(value)}"
+                return f"{name} must be a finite number, got {short_repr(value)}"
     if not lower < upper:
-        return f"lower={_show(lower)} must be smaller than upper={_show(upper)}"
+        return f"lower={short_repr(lower)} must be smaller than upper={short_repr(upper)}"
     if log and lower <= 0:
-        return f"a log scale needs lower > 0, got lower={_show(lower)}"
+        return f"a log scale needs lower > 0, got lower={short_repr(lower)}"
     if not integer and not math.isfinite(float(upper) - float(lower)):
-        return (f"the width upper - lower of lower={_show(lower)}, upper={_show(upper)} overflows "
+        return (f"the width upper - lower of lower={short_repr(lower)}, upper={short_repr(upper)} overflows "
                 f"a float; use narrower bounds or a log scale")
     return None
 
