@@ -116,7 +116,7 @@ def _bounds_problem(lower, upper, log: bool, integer: bool = False) -> str | Non
             as_float = _as_float(value)
             if as_float is None or not math.isfinite(as_float):
                 return f"{name} must be a finite number, got {short_repr(value)}"
-    if not lower < upper:
+    if not (lower < upper if integer else float(lower) < float(upper)):
         return f"lower={short_repr(lower)} must be smaller than upper={short_repr(upper)}"
     if log and lower <= 0:
         return f"a log scale needs lower > 0, got lower={short_repr(lower)}"
@@ -134,6 +134,11 @@ class Float(Domain):
     upper: float
     log: bool = False
     _factory = "uniform"
+
+    def __post_init__(self):
+        super().__post_init__()
+        # As floats: an int bound such as 2**54 + 1 has no float, and samples are floats.
+        self.lower, self.upper = float(self.lower), float(self.upper)
 
     def _problem(self):
         return _bounds_problem(self.lower, self.upper, self.log)
@@ -530,6 +535,8 @@ class Space(Mapping):
             ValueError: naming the hyperparameter for an unknown or missing key,
                 or a value outside its domain.
         """
+        if not isinstance(config, Mapping):
+            raise ValueError(f"a configuration must be a dict, got {short_repr(config)}")
         unknown = [k for k in config if k not in self._items]
         if unknown:
             raise ValueError(f"unknown hyperparameter {unknown[0]!r} = {config[unknown[0]]!r}; "

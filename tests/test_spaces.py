@@ -1,5 +1,6 @@
 """Search spaces: sampling, membership, the [0, 1]^d encoding, errors and grids."""
 
+import json
 import math
 
 import numpy as np
@@ -398,6 +399,22 @@ def test_check_rejects_unknown_missing_and_bad_values():
             space.check(config)
         for fragment in fragments:
             assert fragment in str(info.value)
+
+
+def test_check_wants_a_dict():
+    with pytest.raises(ValueError, match="a configuration must be a dict, got 'abc'"):
+        Space(MIXED).check("abc")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_json_round_trip_keeps_configs_in_the_space(seed):
+    # What a JSON journal gives back (floats by repr, ints, strings, None, bools) still
+    # checks; tuples would come back as lists, which Results has to keep apart.
+    space = Space({**MIXED, "tag": hpo.choice([None, "", "NaN", True, 1.5, "None"])})
+    config = space.sample(np.random.default_rng(seed))
+    loaded = json.loads(json.dumps(config))
+    assert space.check(loaded) == config
+    assert space.decode(space.encode(loaded)) == space.decode(space.encode(config))
 
 
 def test_bad_spaces_are_rejected():
