@@ -121,8 +121,8 @@ def _bounds_problem(lower, upper, log: bool, integer: bool = False) -> str | Non
     if log and lower <= 0:
         return f"a log scale needs lower > 0, got lower={short_repr(lower)}"
     if not integer and not math.isfinite(float(upper) - float(lower)):
-        return (f"the width upper - lower of lower={short_repr(lower)}, upper={short_repr(upper)} overflows "
-                f"a float; use narrower bounds or a log scale")
+        return (f"the width upper - lower of lower={short_repr(lower)}, "
+                f"upper={short_repr(upper)} overflows a float; use narrower bounds or a log scale")
     return None
 
 
@@ -304,7 +304,7 @@ class FiniteRange(Domain):
             v = self.lower + i * ((self.upper - self.lower) / (self.size - 1))
         if self.cast_int:
             return int(round(v))
-        if 0 < i < self.size - 1:  # 15 significant digits hide rounding noise (0.30000000000000004)
+        if 0 < i < self.size - 1:  # 15 significant digits hide rounding noise (0.1 + 0.2)
             v = float(f"{v:.15g}")
         return float(v)
 

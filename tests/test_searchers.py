@@ -175,9 +175,10 @@ def test_bad_points_to_evaluate_are_refused_clearly(points, fragment):
         assert fragment in str(info.value)
 
 
-def test_points_to_evaluate_may_be_a_tuple_of_mappings():
-    points = ({"opt": "sgd", "layers": 1}, {"opt": "adam", "layers": 4})
-    searcher = hpo.RandomSearcher(FINITE, seed=0, points_to_evaluate=points)
+@pytest.mark.parametrize("kind", [tuple, iter])
+def test_points_to_evaluate_may_be_any_iterable_of_mappings(kind):
+    points = [{"opt": "sgd", "layers": 1}, {"opt": "adam", "layers": 4}]
+    searcher = hpo.RandomSearcher(FINITE, seed=0, points_to_evaluate=kind(points))
     assert [searcher.suggest() for _ in points] == [{**p, "epochs": 10} for p in points]
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..checks import check_mode, check_seed
+from ..checks import check_mode, check_seed, short_repr
 from ..spaces import Space, config_key
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ class Searcher:
                  points_to_evaluate: Sequence[Mapping] | None = None):
         self.space = Space(space)
         if metric is not None and not (isinstance(metric, str) and metric):
-            raise ValueError(f"metric must be a metric name (a string) or None, got {metric!r}")
+            raise ValueError(f"metric must be a metric name (a string) or None, "
+                             f"got {short_repr(metric)}")
         self.metric = metric
         self.mode = None if mode is None else check_mode(mode)
         self.rng = check_seed(seed)
@@ -48,13 +49,14 @@ class Searcher:
         """The points to evaluate as a list of dicts, each valid where it says something."""
         if points is None:
             return []
-        if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Sequence):
-            raise ValueError(f"points_to_evaluate must be a list of dicts, got {points!r}")
+        if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Iterable):
+            raise ValueError(f"points_to_evaluate must be a list of dicts, "
+                             f"got {short_repr(points)}")
         checked = []
         for i, point in enumerate(points):
             if not isinstance(point, Mapping):
-                raise ValueError(f"points_to_evaluate must be a list of dicts, got {point!r} "
-                                 f"at position {i}")
+                raise ValueError(f"points_to_evaluate must be a list of dicts, "
+                                 f"got {short_repr(point)} at position {i}")
             unknown = [k for k in point if k not in self.space]
             if unknown:
                 raise ValueError(f"points_to_evaluate[{i}] has unknown hyperparameters "
@@ -83,8 +85,9 @@ class Searcher:
             check_mode(mode)
         if (metric is not None and self.metric not in (None, metric)) or (
                 mode is not None and self.mode not in (None, mode)):
-            raise ValueError(f"searcher optimizes {self.metric!r} ({self.mode or 'mode not set'}), "
-                             f"the scheduler {metric!r} ({mode or 'mode not set'})")
+            unset = "mode not set"
+            raise ValueError(f"searcher optimizes {self.metric!r} ({self.mode or unset}), "
+                             f"the scheduler {metric!r} ({mode or unset})")
         if self.metric is None:
             self.metric = metric
         self.mode = self.mode or mode or "min"
