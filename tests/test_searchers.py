@@ -231,7 +231,7 @@ def test_grid_points_to_evaluate_first():
     assert len(drain(searcher)) == N_FINITE
 
 
-@pytest.mark.parametrize("num_points", [0, -1, 2.5, "3"])
+@pytest.mark.parametrize("num_points", [0, -1, 2.5, "3", 10**6 + 1, 10**30, True])
 def test_grid_num_points_is_checked(num_points):
     with pytest.raises(ValueError, match="num_points"):
         hpo.GridSearcher(FINITE, num_points=num_points)

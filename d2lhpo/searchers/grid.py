@@ -19,6 +19,7 @@ from ..checks import check_int
 from .base import Searcher
 
 PERMUTE_UP_TO = 2**20   # grids up to this size are shuffled by an explicit permutation
+MAX_POINTS = 10**6      # values per hyperparameter: each axis is a list of them
 
 
 class Grid(Sequence):
@@ -78,7 +79,8 @@ class GridSearcher(Searcher):
 
     Args:
         space, metric, mode, seed, points_to_evaluate: see :class:`Searcher`.
-        num_points: values per numeric hyperparameter (an integer >= 1).
+        num_points: values per numeric hyperparameter (an integer from 1 to
+            10**6: each hyperparameter's values are kept in a list).
         shuffle: visit the grid in a random order (seeded) instead of in order.
 
     Example:
@@ -91,7 +93,7 @@ class GridSearcher(Searcher):
     def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  num_points: int = 5, shuffle: bool = False):
         super().__init__(space, metric, mode, seed, points_to_evaluate)
-        num_points = check_int("num_points", num_points, low=1)
+        num_points = check_int("num_points", num_points, low=1, high=MAX_POINTS)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
         axes = {name: domain.grid(num_points) for name, domain in self.space.domains.items()}
