@@ -31,6 +31,12 @@ class Searcher:
         seed: an int >= 0, a ``numpy.random.Generator``, or None for fresh entropy.
         points_to_evaluate: a list of configurations to suggest first, in order
             (their missing hyperparameters are filled by the subclass's rule).
+
+    Example:
+        >>> searcher = RandomSearcher({"x": uniform(0, 1)}, mode="max", seed=0)
+        >>> searcher.bind("acc", None)  # what a scheduler does: fill what is missing
+        >>> searcher.metric, searcher.mode
+        ('acc', 'max')
     """
 
     def __init__(self, space, metric: str | None = None, mode: str | None = None, seed=None,
