@@ -472,6 +472,9 @@ def logfinrange(lower: float, upper: float, size: int, cast_int: bool = False) -
     return FiniteRange(lower, upper, size, log=True, cast_int=cast_int)
 
 
+_FACTORIES = (uniform, loguniform, randint, lograndint, choice, finrange, logfinrange)
+
+
 class Space(Mapping):
     """A search space: hyperparameter names mapped to domains or constants.
 
@@ -499,6 +502,11 @@ class Space(Mapping):
                 raise ValueError(f"hyperparameter names must be strings, got {name!r}")
             if isinstance(domain, Domain):
                 domain.validate(name)
+            elif any(domain is f for f in _FACTORIES) or (
+                    isinstance(domain, type) and issubclass(domain, Domain)):
+                raise ValueError(f"hyperparameter {name!r}: {domain.__name__} makes a domain "
+                                 f"when called, such as {domain.__name__}(0, 1); got the "
+                                 f"{'class' if isinstance(domain, type) else 'function'} itself")
         self.domains = {k: v for k, v in self._items.items() if isinstance(v, Domain)}
         self.constants = {k: v for k, v in self._items.items() if not isinstance(v, Domain)}
         self.slices = {}

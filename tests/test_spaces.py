@@ -114,6 +114,7 @@ def test_logfinrange_cast_int():
 
 
 def test_constants_are_kept_and_not_encoded():
+    Space({"x": hpo.uniform(0, 1), "weights": np.ones(3), "act": math.tanh})  # any constant
     space = Space({"x": hpo.uniform(0, 1), "epochs": 10, "name": "cnn"})
     assert space.dim == 1 and space.constants == {"epochs": 10, "name": "cnn"}
     assert list(space.domains) == ["x"]
@@ -415,6 +416,12 @@ def test_a_json_round_trip_keeps_configs_in_the_space(seed):
     loaded = json.loads(json.dumps(config))
     assert space.check(loaded) == config
     assert space.decode(space.encode(loaded)) == space.decode(space.encode(config))
+
+
+@pytest.mark.parametrize("forgotten", [hpo.uniform, hpo.choice, hpo.Float])
+def test_a_domain_maker_that_was_not_called_is_refused(forgotten):
+    with pytest.raises(ValueError, match=rf"hyperparameter 'lr': {forgotten.__name__} makes"):
+        Space({"lr": forgotten})
 
 
 def test_bad_spaces_are_rejected():
