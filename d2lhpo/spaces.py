@@ -68,10 +68,8 @@ class Domain:
 
     def _call(self) -> str:
         """The domain as the call that makes it, such as ``uniform(lower=1, upper=0)``."""
-        args = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+        args = ", ".join(f"{f.name}={short_repr(getattr(self, f.name))}" for f in fields(self)
                          if f.init and f.name != "log")
-        if len(args) > 100:
-            args = args[:90] + " ..."
         return f"{'log' if getattr(self, 'log', False) else ''}{self._factory}({args})"
 
     _factory = "domain"
