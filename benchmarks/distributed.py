@@ -134,21 +134,6 @@ def time_to_target(results, target):
     return float(hit["time"].iloc[0]) if len(hit) else math.nan
 
 
-def stop_at(scheduler, target):
-    """Make ``scheduler`` start nothing new once a full-fidelity result reaches ``target``
-    (the run then ends when its running trials do; instance attributes only)."""
-    on_result, suggest, reached = scheduler.on_result, scheduler.suggest, []
-
-    def on_result_(trial_id, result):
-        if result["resource"] >= scheduler.max_resource and result["value"] <= target:
-            reached.append(trial_id)
-        return on_result(trial_id, result)
-
-    scheduler.on_result = on_result_
-    scheduler.suggest = lambda trial_id: None if reached else suggest(trial_id)
-    return scheduler
-
-
 def simulated_rows(n_seeds, target, max_trials):
     objective = BraninCurves()
     methods = {"random search": lambda s: hpo.FIFOScheduler(hpo.RandomSearcher(
@@ -160,10 +145,10 @@ def simulated_rows(n_seeds, target, max_trials):
     for name, make in methods.items():
         base = None
         for n_workers in WORKERS:
-            times = [time_to_target(hpo.Tuner(objective, stop_at(make(seed), target),
+            times = [time_to_target(hpo.Tuner(objective, make(seed),
                                               backend="simulated",
                                               n_workers=n_workers, seed=seed, progress=False)
-                                    .run(max_trials=max_trials), target)
+                                    .run(max_trials=max_trials, target=target), target)
                      for seed in range(n_seeds)]
             median = float(np.median(times))  # NaN if most seeds missed the target
             base = base if base is not None else median

@@ -53,7 +53,7 @@ def simulated_run(n_trials: int, timed: bool = False):
     spent = defaultdict(float)
     if timed:  # wrap the seams (instance attributes only: the library is untouched)
         for part, obj, names in [("scheduler + searcher", scheduler,
-                                  ["suggest", "on_result", "on_complete"]),
+                                  ["ask", "tell", "end"]),
                                  ("backend + objective", tuner.backend,
                                   ["start", "wait", "decide"]),
                                  ("results", tuner.results, ["append"])]:

@@ -12,11 +12,17 @@ from . import objectives
 from .backends import Backend, Event, ProcessBackend, SequentialBackend, SimulatedBackend
 from .plots import (plot_anytime, plot_learning_curves, plot_pareto, plot_timeline, set_style,
                     timeline)
-from .results import Results, aggregate_anytime, hypervolume_2d, pareto_mask
-from .schedulers import (ASHA, Decision, FIFOScheduler, Hyperband, MedianStopping, Scheduler,
-                         SuccessiveHalving, Suggestion)
+from .results import JournalError, Results, aggregate_anytime, hypervolume_2d, pareto_mask
+from .budget import Budget
+from .schedulers import (ASHA, BadReport, Decision, FIFOScheduler, Hyperband, Job, MedianStopping,
+                         PromotionASHA, Scheduler, StoppingASHA, SuccessiveHalving, Trial,
+                         halving_plan, hyperband_brackets, is_promotable, median_rule,
+                         n_promotable, rung_levels)
 from .searchers import (BayesianOptimization, GaussianProcess, GPParams, GridSearcher,
                         RandomSearcher, Searcher)
+from .searchers.acquisition import (expected_improvement, log_expected_improvement,
+                                    lower_confidence_bound, probability_of_feasibility)
+from .searchers.gp import condition, log_marginal_likelihood, matern52, posterior
 from .spaces import (Categorical, Domain, FiniteRange, Float, Integer, Space, choice, finrange,
                      logfinrange, loguniform, lograndint, randint, uniform)
 from .tuner import Tuner
@@ -37,9 +43,12 @@ __all__ = [
     "objectives", "Backend", "Event", "ProcessBackend", "SequentialBackend", "SimulatedBackend",
     "plot_anytime", "plot_learning_curves", "plot_pareto", "plot_timeline", "set_style",
     "timeline", "Results", "aggregate_anytime", "hypervolume_2d", "pareto_mask", "Decision",
-    "FIFOScheduler", "Scheduler", "Suggestion", "SuccessiveHalving", "Hyperband", "ASHA",
-    "MedianStopping", "GridSearcher", "RandomSearcher", "Searcher", "BayesianOptimization",
-    "GaussianProcess", "GPParams",
+    "FIFOScheduler", "Scheduler", "Job", "Trial", "BadReport", "Budget", "SuccessiveHalving",
+    "Hyperband", "ASHA", "StoppingASHA", "PromotionASHA", "MedianStopping", "halving_plan",
+    "hyperband_brackets", "is_promotable", "median_rule", "n_promotable", "rung_levels", "GridSearcher", "RandomSearcher", "Searcher", "BayesianOptimization",
+    "GaussianProcess", "GPParams", "expected_improvement", "log_expected_improvement",
+    "lower_confidence_bound", "probability_of_feasibility", "condition",
+    "log_marginal_likelihood", "matern52", "posterior", "JournalError",
     "Categorical", "Domain", "FiniteRange", "Float", "Integer", "Space", "choice", "finrange",
     "logfinrange", "loguniform", "lograndint", "randint", "uniform", "Tuner",
     "DaskBackend",

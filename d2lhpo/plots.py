@@ -2,6 +2,8 @@
 
 Every function takes data (DataFrames from ``Results``) and an optional
 matplotlib ``Axes``, draws, and returns the ``Axes``; tests check the data.
+matplotlib is imported when a plot is drawn, not with the package: tuning
+needs no plotting stack.
 """
 
 from __future__ import annotations
@@ -9,12 +11,20 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from .results import Results, pareto_mask
+
+
+def _pyplot():
+    """matplotlib.pyplot, imported on first use."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError("d2lhpo's plots need matplotlib (pip install matplotlib); "
+                          "tuning without plots does not") from err
+    return plt
 
 
 def set_style(svg: bool | None = None) -> None:
@@ -29,7 +39,7 @@ def set_style(svg: bool | None = None) -> None:
         if fmt not in ("svg", "png"):
             raise ValueError(f"D2LHPO_FIGURE_FORMAT must be 'svg' or 'png', got {fmt!r}")
         svg = fmt == "svg"
-    mpl.rcParams.update({
+    _pyplot().rcParams.update({
         "figure.figsize": (5.5, 3.5), "figure.dpi": 100, "savefig.dpi": 150,
         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
         "grid.alpha": 0.3, "axes.titlesize": 11, "axes.labelsize": 10,
@@ -44,7 +54,7 @@ def set_style(svg: bool | None = None) -> None:
 
 
 def _ax(ax):
-    return ax if ax is not None else plt.subplots()[1]
+    return ax if ax is not None else _pyplot().subplots()[1]
 
 
 def plot_anytime(curves: Mapping[str, pd.DataFrame] | pd.DataFrame, ax=None, x: str = "time",
@@ -130,7 +140,7 @@ def plot_timeline(results: Results, ax=None, max_time: float | None = None):
     if max_time is not None:
         segments = segments[segments["start"] < max_time]
     if len(segments):  # one barh call for all steps: one call per step takes seconds
-        colors = plt.get_cmap("tab20")(segments["trial_id"].to_numpy(dtype=int) % 20)
+        colors = _pyplot().get_cmap("tab20")(segments["trial_id"].to_numpy(dtype=int) % 20)
         ax.barh(segments["worker"], segments["end"] - segments["start"],
                 left=segments["start"], height=0.8, color=colors, edgecolor="white",
                 linewidth=0.3)

@@ -1,9 +1,8 @@
-"""The tuning loop: the one place where searcher, scheduler and backend meet."""
+"""The tuning loop: the one place where scheduler and backend meet."""
 
 from __future__ import annotations
 
 import logging
-import numbers
 import os
 import tempfile
 import time
@@ -15,9 +14,10 @@ from tqdm.auto import tqdm
 from .backends.base import Backend
 from .backends.local import ProcessBackend, SequentialBackend
 from .backends.simulated import SimulatedBackend
+from .budget import Budget
 from .objectives.base import bad_metrics
 from .results import CONFIG_PREFIX, Journal, Results
-from .schedulers.base import Decision, Scheduler
+from .schedulers.base import BadReport, Decision, Job, Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -30,21 +30,18 @@ def _dask_backend():
 BACKENDS = {"sequential": SequentialBackend, "process": ProcessBackend,
             "simulated": SimulatedBackend, "dask": _dask_backend}
 
-
 _SEED_BLOCK = 1024
-_STATUS_AFTER = {Decision.PAUSE: "paused", Decision.STOP: "stopped"}  # else by resource
-
-
-class _TimeUp(Exception):
-    pass
 
 
 class Tuner:
     """Runs an objective under a scheduler on a backend, and records every result.
 
-    A trial whose objective raises, or reports a NaN or infinite metric, is
-    recorded as failed (with the error text) and tuning goes on. Ctrl-C stops
-    the run and returns what was reported so far; so does a budget running out.
+    The tuner is the scheduler's ask/tell loop: for each free worker it asks
+    the scheduler for a job and starts it on the backend; each result goes to
+    ``scheduler.tell``, whose decision goes back to the backend. A trial whose
+    objective raises, or reports a NaN or infinite metric, is recorded as
+    failed (with the error text) and tuning goes on. Ctrl-C stops the run and
+    returns what was reported so far; so does a budget running out.
 
     Args:
         objective: a stepwise objective or a plain function (see
@@ -54,22 +51,25 @@ class Tuner:
             worker), ``"process"`` (default for several), ``"simulated"`` or
             ``"dask"`` (a local Dask cluster of ``n_workers`` processes).
         n_workers: trials that run at once.
-        seed: makes the per-trial seeds given to the objective reproducible.
-        metric, mode: override the objective's (the scheduler's win over both).
+        seed: the master seed: per-trial seeds given to the objective, and the
+            searcher's and scheduler's seeds where they were not given.
+        metric, mode: the metric to tune and its direction; a scheduler (or
+            searcher) that has another raises ValueError. Default: the
+            scheduler's, else the objective's.
         constraints: metric names that must be <= 0 for a result to be feasible.
-        journal: a ``.jsonl`` path; every row is appended and flushed as it
-            arrives, so an interrupted run can be loaded with ``Results.load``
-            or resumed. A journal that already holds rows raises ValueError
-            unless ``resume`` is True.
+        journal: a ``.jsonl`` path; every job and row is appended and flushed
+            as it happens, so an interrupted run can be loaded with
+            ``Results.load`` or resumed. A journal that already holds rows
+            raises ValueError unless ``resume`` is True.
         checkpoint_dir: where trials keep checkpoints (default: a temporary
             folder). Give one to resume interrupted trials from their checkpoints.
         resume: continue the run in ``journal`` (if it exists): its rows come
-            back into the results, the scheduler replays them (see
-            :meth:`Scheduler.restore`), new trial ids follow the highest one,
-            ``max_trials`` and ``max_time`` count the whole run, and trials it
-            left running start again first, from their checkpoint if there is
-            one, else from scratch (results already journaled are not recorded
-            twice).
+            back into the results and the scheduler replays them
+            (:meth:`Scheduler.restore`); trials it left running start again
+            first, from their checkpoint if there is one, else from scratch
+            (results already journaled are not recorded twice).
+        trial_timeout: wall-clock seconds one step of a trial may take on a
+            real backend before the trial fails (None: no limit).
         progress: show a ``tqdm`` progress bar.
 
     Example:
@@ -81,71 +81,82 @@ class Tuner:
     def __init__(self, objective, scheduler: Scheduler, backend: Backend | str | None = None,
                  n_workers: int = 1, seed: int | None = None, metric: str | None = None,
                  mode: str | None = None, constraints=(), journal=None,
-                 checkpoint_dir=None, progress: bool = True, resume: bool = False):
+                 checkpoint_dir=None, progress: bool = True, resume: bool = False,
+                 trial_timeout: float | None = None):
         if not callable(objective):
             raise ValueError(f"objective must be callable, got {objective!r}")
         if not isinstance(scheduler, Scheduler):
             raise ValueError(f"scheduler must be a d2lhpo Scheduler, got {scheduler!r}")
-        if not isinstance(n_workers, int) or n_workers < 1:
+        if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
             raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
+        if seed is not None and not (isinstance(seed, (int, np.integer))
+                                     and not isinstance(seed, bool) and seed >= 0):
+            raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+        if isinstance(constraints, str) or not all(isinstance(c, str) for c in constraints):
+            raise ValueError(f"constraints must be a list of metric names, got {constraints!r}")
+        if trial_timeout is not None and not (isinstance(trial_timeout, (int, float))
+                                              and trial_timeout > 0):
+            raise ValueError(f"trial_timeout must be positive seconds, got {trial_timeout!r}")
         if backend is None:
             backend = "sequential" if n_workers == 1 else "process"
         if isinstance(backend, str):
             if backend not in BACKENDS:
                 raise ValueError(f"backend must be one of {sorted(BACKENDS)}, got {backend!r}")
             backend = BACKENDS[backend]()
+        if not isinstance(backend, Backend):
+            raise ValueError(f"backend must be a d2lhpo Backend or one of {sorted(BACKENDS)}, "
+                             f"got {backend!r}")
         self.objective, self.scheduler, self.backend = objective, scheduler, backend
-        self.n_workers, self.seed = n_workers, seed
+        self.n_workers, self.seed, self.trial_timeout = n_workers, seed, trial_timeout
         self.constraints = list(constraints)
-        scheduler.bind(metric or getattr(objective, "metric", None),
-                       mode or getattr(objective, "mode", None),
-                       getattr(objective, "max_resource", None))
+        scheduler.bind(metric, mode)  # given here: must agree with the scheduler's
+        scheduler.bind(getattr(objective, "metric", None), getattr(objective, "mode", None),
+                       getattr(objective, "max_resource", None), defaults=True)
+        scheduler.ready()
+        if seed is not None and not scheduler.trials:
+            scheduler.seed_from(seed)
         self.metric, self.mode = scheduler.metric, scheduler.mode
         self._checked_metrics = (self.metric, *self.constraints)
         self.journal_path = journal
+        if journal is not None:
+            journal = Journal.check_path(journal)
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
         self.results = Results(self.metric, self.mode, scheduler.max_resource, self.constraints)
-        self.trials: dict[int, dict] = {}
         self._seed_blocks: dict[int, list[int]] = {}
-        self._next_id = 0
-        self._unfinished: list[int] = []  # trials a resumed run restarts first
+        self._restart: list[int] = []     # trials an interrupted run left running
+        self._replayed: dict[int, float] = {}  # trial -> resource journaled before a resume
+        self._columns: dict[int, dict] = {}    # trial -> its config columns, made once
         if journal is not None and os.path.exists(journal) and os.path.getsize(journal) > 0:
             if not resume:
                 raise ValueError(f"journal {str(journal)!r} already holds a run: pass "
                                  f"resume=True to continue it, or give another path")
             self._resume(Path(journal))
 
+    @property
+    def trials(self):
+        """The scheduler's record of each trial (id -> :class:`~d2lhpo.schedulers.Trial`)."""
+        return self.scheduler.trials
+
     def _resume(self, path: Path):
-        """Load the journaled run at ``path`` and replay it into the scheduler."""
-        data = path.read_bytes()
-        whole = data.rfind(b"\n") + 1
-        if whole < len(data):  # the interruption cut the last line: appending would bury it
-            with path.open("r+b") as f:
-                f.truncate(whole)
-        if whole == 0:
+        """Load the journaled run at ``path`` and replay it through the scheduler."""
+        old = Journal.for_resume(path)
+        if old is None:
             return
-        old = Results.load(path)
         if (old.metric, old.mode) != (self.metric, self.mode):
             raise ValueError(f"journal {str(path)!r} tuned {old.metric!r} ({old.mode}), "
                              f"not {self.metric!r} ({self.mode})")
-        rows: dict[int, list[dict]] = {}
+        if old.max_resource != self.scheduler.max_resource:
+            raise ValueError(f"journal {str(path)!r} ran to max_resource {old.max_resource!r}, "
+                             f"this tuner to {self.scheduler.max_resource!r}")
         for row in old.rows:
             self.results.append(row)
-            rows.setdefault(row["trial_id"], []).append(row)
-        for trial_id, trial_rows in sorted(rows.items()):
-            last = trial_rows[-1]
-            config = {k[len(CONFIG_PREFIX):]: v for k, v in last.items()
-                      if k.startswith(CONFIG_PREFIX)}
-            self.trials[trial_id] = {"config": config, "resource": last["resource"],
-                                     "status": last["status"],
-                                     "seed": self._trial_seed(trial_id)}
-            self.scheduler.restore(trial_id, config, trial_rows)
-            if last["status"] == "running":
-                self._unfinished.append(trial_id)
-        self._next_id = max(rows, default=-1) + 1
-        logger.info("resuming %s: %d trials, %d to restart", path, len(rows),
-                    len(self._unfinished))
+        self.results.jobs.extend(old.jobs)
+        self._restart = self.scheduler.restore(old.history())
+        for trial_id in self._restart:
+            self._replayed[trial_id] = self.scheduler.trials[trial_id].resource
+        logger.info("resuming %s: %d trials, %d to restart", path, len(self.scheduler.trials),
+                    len(self._restart))
 
     def _trial_seed(self, trial_id):
         # A SeedSequence costs more than a simulated trial: draw seeds 1024 at a time,
@@ -157,27 +168,25 @@ class Tuner:
             self._seed_blocks[block] = state.tolist()
         return self._seed_blocks[block][i]
 
-    def run(self, max_trials: int | None = None, max_time: float | None = None) -> Results:
-        """Tune until ``max_trials`` trials were started and have ended, or until the
-        backend's clock passes ``max_time`` seconds (whichever comes first).
-
-        ``max_trials`` counts new configurations: once that many were started,
-        a scheduler that pauses trials may still resume them (its
-        ``suggest_resume``), so ASHA or successive halving finish the rungs
-        those trials earn.
+    def run(self, max_trials: int | None = None, max_time: float | None = None,
+            target: float | None = None, budget: Budget | None = None) -> Results:
+        """Tune until the budget is spent (see :class:`~d2lhpo.budget.Budget`):
+        ``max_trials`` trials were started and have ended, the backend's clock
+        passes ``max_time`` seconds, or a full-fidelity result reaches
+        ``target``, whichever comes first.
 
         Returns:
             The :class:`Results` (also kept as ``self.results``). Calling
             ``run`` again continues the same run with a larger budget.
         """
-        if max_trials is None and max_time is None:
-            raise ValueError("give a budget: max_trials or max_time")
-        if max_trials is not None and (not isinstance(max_trials, int)
-                                       or isinstance(max_trials, bool) or max_trials < 1):
-            raise ValueError(f"max_trials must be a positive integer, got {max_trials!r}")
-        if max_time is not None and not (isinstance(max_time, numbers.Real) and max_time > 0):
-            raise ValueError(f"max_time must be positive seconds, got {max_time!r}")
-        self.max_trials, self.max_time = max_trials, max_time
+        if budget is None:
+            budget = Budget(max_trials, max_time, target)
+        elif not isinstance(budget, Budget) or (max_trials, max_time, target) != (None,) * 3:
+            raise ValueError(f"give either budget (a Budget) or max_trials/max_time/target, "
+                             f"got budget={budget!r}")
+        self.budget = budget
+        if budget.max_trials is None or len(self.scheduler.trials) < budget.max_trials:
+            self.scheduler.allow_new_trials()
         tmp = None
         if self.checkpoint_dir is None:
             # A file system error in removing scratch files must not lose the results.
@@ -186,91 +195,103 @@ class Tuner:
         self._ckpt.mkdir(parents=True, exist_ok=True)
         self._ckpt_prefix = os.path.join(self._ckpt, "trial_")  # joined once: it is slow
         self._journal = Journal(self.journal_path, self.results) if self.journal_path else None
-        self._bar = tqdm(total=max_trials if max_time is None else float(max_time),
-                         unit="trial" if max_time is None else "s", disable=not self.progress,
-                         bar_format=None if max_time is None else "{l_bar}{bar}| {n:.0f}/{total:.0f}s")
+        timed = budget.max_time is not None
+        self._bar = tqdm(total=budget.max_trials if not timed else float(budget.max_time),
+                         unit="trial" if not timed else "s", disable=not self.progress,
+                         bar_format=None if not timed else "{l_bar}{bar}| {n:.0f}/{total:.0f}s")
         self._running: set[int] = set()
+        self._done = False
         # The backend's clock starts at 0; a continued run's clock goes on from its last row.
         self._t0 = max((row["time"] for row in self.results.rows), default=0.0)
+        self._real = not isinstance(self.backend, SimulatedBackend)
         self.backend.open(self.objective, self.n_workers, self.metric)
         try:
-            while True:
+            while not self._done:
                 self._fill_workers()
                 if not self._running:
                     break
-                for event in self.backend.wait():
+                for event in self._wait():
                     event.time += self._t0
-                    if max_time is not None and event.time > max_time:
-                        raise _TimeUp
+                    if timed and event.time > budget.max_time:
+                        self._done = True
+                        break
                     self._handle(event)
-                    if max_time is not None:
-                        self._bar.update(min(event.time, max_time) - self._bar.n)
-        except _TimeUp:
-            pass
+                    if timed and self.progress:
+                        self._bar.update(min(event.time, budget.max_time) - self._bar.n)
+                    if self._done:
+                        break
+                if timed and self._t0 + self.backend.now() > budget.max_time:
+                    break
         except KeyboardInterrupt:
             logger.warning("interrupted: returning the %d results reported so far",
                            len(self.results))
         finally:
-            self.backend.close()
-            self._bar.close()
-            if self._journal:
-                self._journal.close()
-            if tmp is not None:
-                tmp.cleanup()
+            try:
+                self.backend.close()
+            finally:
+                self._bar.close()
+                if self._journal:
+                    self._journal.close()
+                if tmp is not None:
+                    tmp.cleanup()
         return self.results
 
+    def _wait(self):
+        left = self.budget.time_left(self._t0 + self.backend.now())
+        if self._real and left is not None:
+            return self.backend.wait(timeout=max(left, 0.0) + 0.01)
+        return self.backend.wait()
+
     def _fill_workers(self):
+        budget = self.budget
         while self.backend.n_free() > 0:
-            if self.max_time is not None and self._t0 + self.backend.now() >= self.max_time:
+            if budget.max_time is not None and self._t0 + self.backend.now() >= budget.max_time:
                 return
-            if self._unfinished:  # left running by an interrupted run (counted already)
-                trial_id = self._unfinished.pop(0)
-                trial = self.trials[trial_id]
-                trial["replayed"] = trial["resource"]
-                r0 = trial["resource"] if os.path.exists(self._checkpoint(trial_id)) else 0
-                self._launch(trial_id, trial["config"], r0, self.scheduler.max_resource, 0.0)
+            if self._restart:  # left running by an interrupted run
+                trial = self.scheduler.trials[self._restart.pop(0)]
+                resumable = trial.resource > 0 and os.path.exists(self._checkpoint(trial.trial_id))
+                r0 = trial.resource if resumable else 0
+                self._launch(Job(trial.trial_id, trial.config, r0, trial.target), 0.0)
                 continue
-            trial_id = self._next_id
+            if (budget.max_trials is not None and self.scheduler.new_trials
+                    and len(self.scheduler.trials) >= budget.max_trials):
+                self.scheduler.stop_new_trials()
+            n_trials = len(self.scheduler.trials)
             t0 = time.perf_counter()
-            if self.max_trials is not None and len(self.trials) >= self.max_trials:
-                suggestion = self.scheduler.suggest_resume()  # no new trials now
-            else:
-                suggestion = self.scheduler.suggest(trial_id)
+            job = self.scheduler.ask()
             decision_time = time.perf_counter() - t0
-            if suggestion is None:
+            if job is None:
                 return
-            if suggestion.resume:
-                trial_id = suggestion.trial_id
-                trial = self.trials[trial_id]
-                r0 = trial["resource"]
-            else:
-                trial = self.trials[trial_id] = {"config": suggestion.config, "resource": 0,
-                                                 "seed": self._trial_seed(trial_id)}
-                r0 = 0
-                self._next_id += 1
-                if self.max_time is None and self.progress:
-                    self._bar.update(1)
-            self._launch(trial_id, suggestion.config, r0, suggestion.resource, decision_time)
+            if len(self.scheduler.trials) > n_trials and budget.max_time is None:
+                self._bar.update(1)
+            self._launch(job, decision_time)
 
     def _checkpoint(self, trial_id):
         return f"{self._ckpt_prefix}{trial_id}"
 
-    def _launch(self, trial_id, config, r0, r1, delay):
-        trial = self.trials[trial_id]
-        trial["status"] = "running"
-        context = {"seed": trial["seed"], "checkpoint": self._checkpoint(trial_id)}
-        self._running.add(trial_id)
-        self.backend.start(trial_id, config, r0, r1, context, delay=delay)
+    def _launch(self, job: Job, delay):
+        trial = self.scheduler.trials[job.trial_id]
+        if trial.seed is None:
+            trial.seed = self._trial_seed(job.trial_id)
+        trial.checkpoint = self._checkpoint(job.trial_id)
+        record = self.results.append_job({"trial_id": job.trial_id, "r0": job.r0,
+                                          "r1": job.r1, "config": job.config})
+        if self._journal:
+            self._journal.write_job(record)
+        self._running.add(job.trial_id)
+        context = {"seed": trial.seed, "checkpoint": trial.checkpoint}
+        self.backend.start(job.trial_id, job.config, job.r0, job.r1, context, delay=delay)
 
-    def _record(self, event, status, report=None, error=None):
-        trial = self.trials[event.trial_id]
-        trial["status"] = status
-        row = {"trial_id": event.trial_id, "status": status,
-               "resource": (report or {}).get("resource", trial["resource"]),
+    def _record(self, event, report=None, error=None):
+        trial = self.scheduler.trials[event.trial_id]
+        row = {"trial_id": event.trial_id, "status": trial.status,
+               "resource": (report or {}).get("resource", trial.resource),
                "time": event.time, "duration": event.duration, "worker": event.worker}
-        if "columns" not in trial:  # the config's columns, made once per trial
-            trial["columns"] = {CONFIG_PREFIX + k: v for k, v in trial["config"].items()}
-        row.update(trial["columns"])
+        columns = self._columns.get(event.trial_id)
+        if columns is None:
+            columns = self._columns[event.trial_id] = {
+                CONFIG_PREFIX + k: v for k, v in trial.config.items()}
+        row.update(columns)
         row.update({k: v for k, v in (report or {}).items() if k != "resource"})
         if error is not None:
             row["error"] = error
@@ -278,42 +299,70 @@ class Tuner:
         if self._journal:
             self._journal.write(row)
 
+    def _end(self, trial_id, go_on=False):
+        """The trial leaves its worker (unless it goes on)."""
+        self.backend.decide(trial_id, go_on)
+        if not go_on:
+            self._running.discard(trial_id)
+
     def _handle(self, event):
         trial_id = event.trial_id
-        trial = self.trials[trial_id]
+        trial = self.scheduler.trials[trial_id]
         if event.kind == "result":
             report = event.report
-            if report["resource"] <= trial.get("replayed", -1):  # journaled before a resume
-                self.backend.decide(trial_id, True)
+            if trial.status != "running":  # ended here already: nothing more to hear
+                self._end(trial_id)
+                return
+            resource = report.get("resource")
+            if trial_id in self._replayed and _le(resource, self._replayed[trial_id]):
+                self.backend.decide(trial_id, True)  # journaled before the resume
                 return
             bad = bad_metrics(report, self._checked_metrics)
             if bad:
                 self._fail(event, f"bad metric value: {', '.join(bad)}", report)
-                self.backend.decide(trial_id, False)
+                self._end(trial_id)
                 return
-            trial["resource"] = report["resource"]
-            decision = self.scheduler.on_result(trial_id, report)
-            status = _STATUS_AFTER.get(decision)
-            if status is None:
-                done = report["resource"] >= self.scheduler.max_resource
-                status = "completed" if done else "running"
-            self._record(event, status, report)
-            if status in ("paused", "stopped"):
-                self._running.discard(trial_id)
-            self.backend.decide(trial_id, decision == Decision.CONTINUE)
+            try:
+                decision = self.scheduler.tell(trial_id, report)
+            except BadReport as err:
+                self._record(event, _resource_only(report, trial), error=str(err))
+                logger.warning("%s", err)
+                self._end(trial_id)
+                return
+            self._record(event, report)
+            self._end(trial_id, decision == Decision.CONTINUE and trial.status == "running")
+            if (trial.status == "completed" and self.budget.target is not None
+                    and self._feasible(report)
+                    and self.budget.reached(float(report[self.metric]), self.mode)):
+                self._done = True
         elif event.kind == "done":
             self._running.discard(trial_id)
-            if trial["status"] == "running":  # the objective ended before max_resource
-                trial["status"] = "completed"
-            last = next((r for r in reversed(self.results.rows) if r["trial_id"] == trial_id),
-                        None)
-            self.scheduler.on_complete(trial_id, last)
+            if trial.status == "running":  # the objective ended before its job's r1
+                self.scheduler.end(trial_id)
+                self._record(event)
         else:
-            self._fail(event, event.error, event.report)
+            self._running.discard(trial_id)
+            if trial.status in ("running", "paused"):
+                self._fail(event, event.error, event.report)
+
+    def _feasible(self, report):
+        return all(report.get(c, 1) <= 0 for c in self.constraints)
 
     def _fail(self, event, error, report=None):
         logger.warning("trial %d failed: %s", event.trial_id, (error or "").strip()[-300:])
-        report = {k: v for k, v in (report or {}).items() if k == "resource"}
-        self._record(event, "failed", report, error=error)
-        self._running.discard(event.trial_id)
-        self.scheduler.on_error(event.trial_id)
+        self.scheduler.fail(event.trial_id, error)
+        self._record(event, _resource_only(report, self.scheduler.trials[event.trial_id]),
+                     error=error)
+
+
+def _resource_only(report, trial):
+    resource = (report or {}).get("resource")
+    ok = isinstance(resource, (int, float)) and not isinstance(resource, bool)
+    return {"resource": resource if ok and np.isfinite(resource) else trial.resource}
+
+
+def _le(a, b):
+    try:
+        return a <= b
+    except TypeError:
+        return False

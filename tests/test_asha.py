@@ -44,14 +44,18 @@ class Recorder(hpo.RandomSearcher):
 
 
 def asha(type, max_resource=9, **kwargs):
-    scheduler = ASHA(hpo.RandomSearcher(Curves.space, seed=0), type=type, eta=3,
-                     min_resource=1, max_resource=max_resource, seed=0, **kwargs)
-    scheduler.bind("error", "min", None)
-    return scheduler
+    return ASHA(hpo.RandomSearcher(Curves.space, seed=0), type=type, eta=3, min_resource=1,
+                max_resource=max_resource, metric="error", mode="min", seed=0, **kwargs)
 
 
 def report(scheduler, trial_id, resource, error):
-    return scheduler.on_result(trial_id, {"resource": resource, "error": error})
+    return scheduler.tell(trial_id, {"resource": resource, "error": error})
+
+
+def ask(scheduler):
+    """(trial id, r0, r1) of the next job."""
+    job = scheduler.ask()
+    return job.trial_id, job.r0, job.r1
 
 
 # -- the rule -----------------------------------------------------------------------------
@@ -90,53 +94,65 @@ def test_is_promotable_agrees_with_optuna(eta):
 def test_promotion_by_hand():
     s = asha("promotion")                       # rungs 1, 3, 9
     # three new trials start at the lowest rung; nothing is recorded yet
-    assert [(g.trial_id, g.resource) for g in map(s.suggest, range(3))] == [(None, 1)] * 3
+    assert [ask(s) for _ in range(3)] == [(0, 0, 1), (1, 0, 1), (2, 0, 1)]
     assert report(s, 0, 1, 0.5) == PAUSE        # rung 1: [0.5]; 1 // 3 = 0 promotable
     assert report(s, 1, 1, 0.3) == PAUSE        # rung 1: [0.3, 0.5]; still 0
-    g = s.suggest(3)                            # nothing to promote: new trial 3 at rung 1
-    assert (g.trial_id, g.resource) == (None, 1)
+    assert ask(s) == (3, 0, 1)                  # nothing to promote: new trial 3 at rung 1
     assert report(s, 2, 1, 0.9) == PAUSE        # rung 1: [0.3, 0.5, 0.9]; top 1: trial 1
-    g = s.suggest(4)                            # trial 1 resumes, up to rung 3
-    assert (g.trial_id, g.resource, g.config) == (1, 3, s.configs[1])
-    g = s.suggest(4)                            # trial 1 was promoted; 0.5 is not top 1
-    assert (g.trial_id, g.resource) == (None, 1)
+    job = s.ask()                               # trial 1 resumes from 1, up to rung 3
+    assert (job.trial_id, job.r0, job.r1, job.config) == (1, 1, 3, s.trials[1].config)
+    assert ask(s) == (4, 0, 1)                  # trial 1 was promoted; 0.5 is not top 1
     assert report(s, 3, 1, 0.1) == PAUSE        # rung 1: [0.1, 0.3, 0.5, 0.9]; top 1: 0.1
     assert report(s, 4, 1, 0.4) == PAUSE        # 5 // 3 = 1: top 1 is still trial 3
-    assert s.suggest(5).trial_id == 3           # trial 3 resumes to rung 3
-    assert s.suggest(5).trial_id is None        # best unpromoted: 0.4, two better: new trial 5
+    assert ask(s) == (3, 1, 3)                  # trial 3 resumes to rung 3
+    assert ask(s) == (5, 0, 1)                  # best unpromoted: 0.4, two better: new trial
     assert report(s, 1, 2, 0.25) == CONTINUE    # between rungs: nothing to decide
     assert report(s, 1, 3, 0.2) == PAUSE        # rung 3: [0.2]
     assert report(s, 5, 1, 0.45) == PAUSE       # rung 1: 6 values, top 2 = trials 3, 1: done
-    assert s.suggest(6).trial_id is None        # rung 3: 1 // 3 = 0; rung 1: none -> new 6
+    assert ask(s) == (6, 0, 1)                  # rung 3: 1 // 3 = 0; rung 1: none -> new 6
     assert report(s, 6, 1, 0.05) == PAUSE       # rung 1: 7 values; top 2: 0.05 (6), 0.1 (3)
+    assert report(s, 3, 2, 0.09) == CONTINUE
     assert report(s, 3, 3, 0.08) == PAUSE       # rung 3: [0.08, 0.2]
-    g = s.suggest(7)                            # rung 3: 2 // 3 = 0; rung 1: trial 6
-    assert (g.trial_id, g.resource) == (6, 3)
-    assert s.suggest(7).trial_id is None        # new trial 7
+    assert ask(s) == (6, 1, 3)                  # rung 3: 2 // 3 = 0; rung 1: trial 6
+    assert ask(s) == (7, 0, 1)                  # new trial 7
     assert report(s, 7, 1, 0.01) == PAUSE       # rung 1: 8 values; top 2: 0.01 (7), 0.05 (6)
     assert report(s, 6, 3, 0.03) == PAUSE       # rung 3: [0.03, 0.08, 0.2]; top 1: trial 6
-    g = s.suggest(8)                            # both rungs have a candidate: highest first
-    assert (g.trial_id, g.resource) == (6, 9)
-    g = s.suggest(8)                            # rung 3: 0.08 has one better; rung 1: trial 7
-    assert (g.trial_id, g.resource) == (7, 3)
+    assert ask(s) == (6, 3, 9)                  # both rungs have a candidate: highest first
+    assert ask(s) == (7, 1, 3)                  # rung 3: 0.08 has one better; rung 1: trial 7
     assert report(s, 6, 9, 0.02) == CONTINUE    # the last rung: it runs to its end
+    assert s.trials[6].status == "completed"
+    assert {t.status for t in s.trials.values()} == {"paused", "running", "completed"}
 
 
 def test_stopping_by_hand():
     s = asha("stopping")
-    assert [g.resource for g in map(s.suggest, range(3))] == [9] * 3  # straight to the max
+    assert [ask(s) for _ in range(3)] == [(0, 0, 9), (1, 0, 9), (2, 0, 9)]  # straight to max
     assert report(s, 0, 1, 0.5) == CONTINUE     # rung 1: [0.5]: the best so far goes on
     assert report(s, 1, 1, 0.3) == CONTINUE     # [0.3, 0.5]: best so far
     assert report(s, 2, 1, 0.9) == STOP         # [0.3, 0.5, 0.9]: top 1 is 0.3
+    assert s.trials[2].status == "stopped"
     assert report(s, 0, 2, 0.45) == CONTINUE    # between rungs
     assert report(s, 0, 3, 0.4) == CONTINUE     # rung 3: [0.4]
-    s.suggest(3)
+    s.ask()
     assert report(s, 3, 1, 0.4) == STOP         # rung 1: [0.3, 0.4, 0.5, 0.9]; top 1: 0.3
+    assert report(s, 1, 2, 0.25) == CONTINUE
     assert report(s, 1, 3, 0.2) == CONTINUE     # rung 3: [0.2, 0.4]: best so far
-    s.suggest(4), s.suggest(5)
+    s.ask(), s.ask()
     assert report(s, 4, 1, 0.35) == STOP        # 5 values, top 1: 0.3
     assert report(s, 5, 1, 0.32) == CONTINUE    # 6 values, top 2: 0.3, 0.32
+    for r in range(4, 9):
+        report(s, 0, r, 0.3)
     assert report(s, 0, 9, 0.1) == CONTINUE     # the last rung
+    assert s.trials[0].status == "completed"
+
+
+def test_a_scheduler_needs_no_bind_to_be_driven_by_hand():
+    for type in ("stopping", "promotion"):
+        s = ASHA(hpo.RandomSearcher(Curves.space, seed=0), type=type, metric="error",
+                 mode="min", max_resource=27, eta=3)
+        job = s.ask()
+        assert (job.trial_id, job.r0) == (0, 0)
+        assert s.tell(job.trial_id, {"resource": 1, "error": 0.4}) in (CONTINUE, PAUSE)
 
 
 def test_same_results_stopping_vs_promotion():
@@ -144,12 +160,12 @@ def test_same_results_stopping_vs_promotion():
     # promotion pauses everyone and promotes only once eta results are in
     stopping, promotion = asha("stopping"), asha("promotion")
     for i in range(4):
-        stopping.suggest(i), promotion.suggest(i)
+        stopping.ask(), promotion.ask()
     for i, error in enumerate([0.5, 0.3, 0.9, 0.1]):
         assert report(promotion, i, 1, error) == PAUSE
         expected = [CONTINUE, CONTINUE, STOP, CONTINUE][i]
         assert report(stopping, i, 1, error) == expected
-    assert promotion.suggest(4).trial_id == 3  # top 1 of [0.1, 0.3, 0.5, 0.9]
+    assert promotion.ask().trial_id == 3  # top 1 of [0.1, 0.3, 0.5, 0.9]
 
 
 def test_stopping_decisions_follow_the_pure_rule():
@@ -157,7 +173,7 @@ def test_stopping_decisions_follow_the_pure_rule():
     rng = np.random.default_rng(0)
     values = []
     for i, error in enumerate(np.round(rng.random(200), 2)):
-        s.suggest(i)
+        s.ask()
         values.append(error)
         expected = is_promotable(error, values, 3, at_least_one=True)
         assert (report(s, i, 1, error) == CONTINUE) == expected
@@ -168,9 +184,9 @@ def test_promotion_max_mode():
              mode="max")
     s.bind("accuracy", None, None)
     for i, acc in enumerate([0.5, 0.9, 0.2]):
-        s.suggest(i)
-        s.on_result(i, {"resource": 1, "accuracy": acc})
-    assert s.suggest(3).trial_id == 1
+        s.ask()
+        s.tell(i, {"resource": 1, "accuracy": acc})
+    assert s.ask().trial_id == 1
 
 
 # -- end to end on the simulated backend ------------------------------------------------------
@@ -262,18 +278,20 @@ def test_asha_objective_that_skips_a_rung_raises(type):
 
     tuner = hpo.Tuner(EveryOtherEpoch(), ASHA(hpo.RandomSearcher(Curves.space), type=type),
                       backend="simulated", n_workers=2, progress=False)
-    with pytest.raises(ValueError, match="rung at resource 1"):
-        tuner.run(max_time=100)
+    df = tuner.run(max_trials=5).df
+    assert (df.status == "failed").all() and len(df) == 5
+    assert df.error.str.contains("skipping the rung at resource 1").all()
 
 
-def test_asha_promotion_objective_that_stops_short_raises():
+def test_asha_promotion_objective_that_stops_short_completes_where_it_got_to():
     def nothing(config, r0, r1):  # ignores r1, never reports
         return iter(())
 
     scheduler = ASHA(hpo.RandomSearcher(Curves.space), type="promotion", max_resource=9)
     tuner = hpo.Tuner(nothing, scheduler, backend="simulated", metric="error", progress=False)
-    with pytest.raises(ValueError, match="rung at resource 1"):
-        tuner.run(max_time=100)
+    results = tuner.run(max_trials=4)
+    assert results.trials().status.tolist() == ["completed"] * 4
+    assert (results.df.resource == 0).all()
 
 
 def test_promotion_with_max_trials_promotes_after_the_last_new_trial():
@@ -288,30 +306,3 @@ def test_promotion_with_max_trials_promotes_after_the_last_new_trial():
     assert [(reached >= level).sum() for level in [1, 3, 9, 27]] == [27, 9, 3, 1]
     best = df.groupby("trial_id").error.min().idxmin()
     assert reached[best] == 27
-
-
-@pytest.mark.parametrize("type", ["stopping", "promotion"])
-def test_resumed_run_rebuilds_the_rungs(tmp_path, type):
-    journal = tmp_path / "run.jsonl"
-
-    def tuner(resume=False):
-        scheduler = ASHA(hpo.RandomSearcher(Curves.space, seed=0), type=type, eta=3, seed=0)
-        return hpo.Tuner(Crossing(), scheduler, backend="simulated", n_workers=4,
-                         journal=journal, resume=resume, progress=False)
-
-    first = tuner().run(max_time=40).df
-    last = first.groupby("trial_id").tail(1)
-    assert (last.status == "running").any()
-    again = tuner(resume=True)
-    for level, rung in again.scheduler._rungs.items():
-        at = first[(first.resource == level) & (first.status != "failed")]
-        assert rung.scores == sorted(at.error)
-        waiting = last[(last.status == "paused") & (last.resource == level)].trial_id
-        assert sorted(t for _, _, t in rung.paused) == sorted(waiting)
-    df = again.run(max_time=150).df
-    assert not df.duplicated(["trial_id", "resource"]).any()
-    assert df.trial_id.nunique() > first.trial_id.nunique()
-    later = df[df.time > first.time.max()]
-    assert not later.trial_id.isin(last[last.status == "stopped"].trial_id).any()
-    if type == "promotion":  # trials paused before the interruption were promoted after
-        assert later.trial_id.isin(last[last.status == "paused"].trial_id).any()

@@ -154,9 +154,11 @@ def test_falls_back_to_random_with_a_warning_when_the_model_fails(monkeypatch, c
     for x in (0.2, 0.8):
         searcher.observe({"x": x}, {"y": x})
     with caplog.at_level(logging.WARNING, logger="d2lhpo.searchers.bayesopt"):
-        config = searcher.suggest()
+        with pytest.warns(RuntimeWarning, match="LinAlgError.*random"):
+            config = searcher.suggest()
     assert 0 <= config["x"] <= 1
     assert "LinAlgError" in caplog.text and "random" in caplog.text
+    assert searcher.n_fallbacks == 1
 
 
 def test_models_the_highest_resource_level_with_enough_observations():

@@ -9,8 +9,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-from d2lhpo.searchers.gp import (BOUNDS, GaussianProcess, GPParams, fit_hyperparameters,
-                                 log_marginal_likelihood, log_prior, matern52, posterior)
+from d2lhpo.searchers import gp as gp_module
+from d2lhpo.searchers.gp import (BOUNDS, GaussianProcess, GPParams, condition,
+                                 fit_hyperparameters, log_marginal_likelihood, log_prior,
+                                 matern52, matern52_of_distance, posterior)
 
 
 def _data(n=25, d=3, seed=0, noise=0.05):
@@ -152,3 +154,57 @@ def test_posterior_samples_have_sklearns_mean_and_covariance():
     gp = GaussianProcess(GPParams(0.0, 1.0, PARAMS.lengthscales, 1e-6)).fit(X, y)
     np.testing.assert_allclose(gp.sample(X[:5], 3, seed=1), np.tile(y[:5], (3, 1)),
                                atol=1e-2)
+
+
+def test_pure_posterior_covariance_and_gradients():
+    # The full covariance against scikit-learn's; the gradients of the mean and
+    # the variance against finite differences of the pure function itself.
+    X, y, Xt = _data()
+    params = GPParams(3.2, PARAMS.variance, PARAMS.lengthscales, PARAMS.noise)
+    sk = _sklearn(params, normalize_y=False).fit(X, y - 3.2)
+    mean_sk, cov_sk = sk.predict(Xt, return_cov=True)
+    mean, cov = posterior(X, y, params, Xt, full_cov=True)
+    np.testing.assert_allclose(mean, mean_sk + 3.2, atol=1e-6)
+    np.testing.assert_allclose(cov + params.noise * np.eye(len(Xt)), cov_sk, atol=1e-6)
+    factor = condition(X, y, params)
+    mean, var, dmean, dvar = posterior(X, y, params, Xt[:3], grad=True, factor=factor)
+    np.testing.assert_allclose(var, np.diag(cov)[:3], atol=1e-10)
+    for i in range(3):
+        for out, d in ((0, dmean), (1, dvar)):
+            numeric = approx_fprime(Xt[i], lambda x: posterior(X, y, params, x[None])[out][0],
+                                    1e-7)
+            np.testing.assert_allclose(d[i], numeric, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="grad=True or full_cov=True"):
+        posterior(X, y, params, Xt, grad=True, full_cov=True)
+
+
+def test_kernel_derivative_with_respect_to_the_squared_distance():
+    r = np.linspace(0.0, 3.0, 31)
+    k, dk_dr2 = matern52_of_distance(r, 1.7, grad=True)
+    np.testing.assert_array_equal(k, matern52_of_distance(r, 1.7))
+    h = 1e-6
+    numeric = (matern52_of_distance(np.sqrt(r ** 2 + h), 1.7)
+               - matern52_of_distance(np.sqrt(np.maximum(r ** 2 - h, 0)), 1.7)) / (
+                   r ** 2 + h - np.maximum(r ** 2 - h, 0))
+    np.testing.assert_allclose(dk_dr2, numeric, rtol=1e-4, atol=1e-6)
+
+
+def test_the_gp_class_predicts_and_samples_through_the_pure_posterior(monkeypatch):
+    # One copy of the algebra: GaussianProcess calls the functions the chapter shows.
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return posterior(*args, **kwargs)
+    monkeypatch.setattr(gp_module, "posterior", spy)
+    X, y, Xt = _data()
+    gp = GaussianProcess(PARAMS).fit(X, y)
+    gp.predict(Xt)
+    gp.predict(Xt, grad=True)
+    gp.sample(Xt, 2, seed=0)
+    assert [(c.get("grad", False), c.get("full_cov", False)) for c in calls] == [
+        (False, False), (True, False), (False, True)]
+    z = (y - y.mean()) / y.std()
+    mean, var = posterior(X, z, PARAMS, Xt)
+    np.testing.assert_allclose(gp.predict(Xt)[0], y.mean() + y.std() * mean, atol=1e-12)
+    np.testing.assert_allclose(gp.predict(Xt)[1], y.std() * np.sqrt(var), atol=1e-12)

@@ -28,17 +28,16 @@ def test_median_rule():
 
 def test_median_stopping_by_hand():
     s = MedianStopping(hpo.RandomSearcher(Curves.space, seed=0), min_resource=2,
-                       max_resource=9, min_samples=2)
-    s.bind("error", "min", None)
-    for i in range(4):
-        s.suggest(i)
+                       max_resource=9, min_samples=2, metric="error", mode="min")
+    assert [s.ask().r1 for i in range(4)] == [9] * 4
     for i, error in enumerate([0.4, 0.2, 0.6]):            # resource 1: grace period
-        assert s.on_result(i, {"resource": 1, "error": error}) == Decision.CONTINUE
-    assert s.on_result(0, {"resource": 2, "error": 0.2}) == Decision.CONTINUE  # none yet
-    assert s.on_result(1, {"resource": 2, "error": 0.1}) == Decision.CONTINUE  # 1 other
+        assert s.tell(i, {"resource": 1, "error": error}) == Decision.CONTINUE
+    assert s.tell(0, {"resource": 2, "error": 0.2}) == Decision.CONTINUE  # none yet
+    assert s.tell(1, {"resource": 2, "error": 0.1}) == Decision.CONTINUE  # 1 other
     # trial 2: best so far 0.6; others' running averages at 2: 0.3 and 0.15 -> stop
-    assert s.on_result(2, {"resource": 2, "error": 0.6}) == Decision.STOP
-    assert s.on_result(3, {"resource": 1, "error": 0.9}) == Decision.CONTINUE
+    assert s.tell(2, {"resource": 2, "error": 0.6}) == Decision.STOP
+    assert s.trials[2].status == "stopped"
+    assert s.tell(3, {"resource": 1, "error": 0.9}) == Decision.CONTINUE
 
 
 def test_median_stopping_run():
@@ -63,3 +62,30 @@ def test_median_stopping_run():
 def test_median_stopping_bad_settings(kwargs, name):
     with pytest.raises(ValueError, match=name):
         MedianStopping(hpo.RandomSearcher(Curves.space), **kwargs)
+
+
+def test_min_resource_above_the_objectives_max_is_refused_at_construction():
+    with pytest.raises(ValueError, match="min_resource"):  # the objective's max is 9
+        hpo.Tuner(Curves(), MedianStopping(hpo.RandomSearcher(Curves.space), min_resource=30),
+                  backend="simulated")
+
+
+def test_resumed_median_stopping_keeps_its_running_averages(tmp_path):
+    def tuner(resume):
+        s = MedianStopping(hpo.RandomSearcher(Curves.space, seed=0), min_resource=2)
+        return hpo.Tuner(Curves(), s, backend="simulated", n_workers=2, seed=0,
+                         journal=tmp_path / "run.jsonl", resume=resume, progress=False)
+
+    first = tuner(False)
+    first.run(max_trials=10)
+    resumed = tuner(True)
+    for s in (first.scheduler, resumed.scheduler):  # the rule sees the same history
+        s.allow_new_trials()
+    for _ in range(3):
+        a, b = first.scheduler.ask(), resumed.scheduler.ask()
+        assert a.trial_id == b.trial_id
+        for r in (1, 2):
+            report = {"resource": r, "error": 5.0 + a.trial_id}
+            assert first.scheduler.tell(a.trial_id, report) == resumed.scheduler.tell(
+                b.trial_id, report)
+    assert first.scheduler.trials[10].status == "stopped"

@@ -8,7 +8,7 @@ import pytest
 
 import d2lhpo as hpo
 from d2lhpo.objectives import branin
-from d2lhpo.results import Journal, Results
+from d2lhpo.results import Journal, JournalError, Results
 
 
 def row(trial_id, resource, value, time, status="completed", **extra):
@@ -166,13 +166,15 @@ def test_save_load_round_trip(tmp_path, suffix):
 def test_load_a_journal_cut_in_the_middle_of_a_line(tmp_path):
     path = tmp_path / "run.jsonl"
     results = sample_results()
-    journal = Journal(path, results)
-    for r in results.rows:
-        journal.write(r)
-    journal.close()
+    with Journal(path, results) as journal:
+        for r in results.rows:
+            journal.write(r)
     text = path.read_text()
     path.write_text(text[:-25])  # the run was killed while writing the last row
-    loaded = Results.load(path)
+    with pytest.raises(JournalError, match="line 4 is cut short"):
+        Results.load(path)  # a damaged line is never dropped without a word
+    with pytest.warns(UserWarning, match="skipped 1 damaged"):
+        loaded = Results.load(path, skip_damaged=True)
     assert len(loaded) == 2
     pd.testing.assert_frame_equal(loaded.df, Results(rows=results.rows[:2]).df)
 
@@ -183,7 +185,8 @@ def test_a_tuner_journal_loads_as_its_results(tmp_path):
     results = hpo.Tuner(branin, scheduler, backend="simulated", n_workers=2, journal=path,
                         progress=False).run(max_trials=10)
     lines = path.read_text().splitlines()
-    assert json.loads(lines[0])["metric"] == "value" and len(lines) == 1 + 10
+    assert json.loads(lines[0])["meta"]["metric"] == "value"
+    assert len(lines) == 1 + 10 + 10  # the settings, a job and a row per trial
     pd.testing.assert_frame_equal(Results.load(path).df, results.df)
 
 
@@ -212,3 +215,87 @@ def test_best_and_anytime_of_another_metric():
     assert list(results.anytime("n_params")["best"]) == [500.0, 100.0]
     with pytest.raises(ValueError, match="no metric 'latency'"):
         results.best("latency")
+
+
+# -- status-only rows ---------------------------------------------------------------
+def status_only(trial_id, resource, time, status="completed"):
+    """A change of status: no metric (e.g. the objective ended before max_resource)."""
+    return {"trial_id": trial_id, "status": status, "resource": resource, "time": time,
+            "duration": 0.0, "worker": 0, "config_x": trial_id / 10}
+
+
+def test_status_only_rows_change_the_status_and_nothing_else():
+    rows = [row(0, 1, 0.5, 1.0, "running"), row(0, 2, 0.3, 2.0, "running"),
+            status_only(0, 2, 2.0),                      # ended early: completed at 2 of 3
+            row(1, 3, 0.4, 3.0, "running", acc=0.9), status_only(1, 3, 3.0),
+            row(2, 3, 0.2, 4.0, "completed", acc=0.5),
+            row(3, 1, 0.9, 5.0, "running"), status_only(3, 1, 5.5, "failed")]
+    results = Results("loss", "min", max_resource=3, rows=rows)
+    trials = results.trials()
+    assert list(trials["status"]) == ["completed", "completed", "completed", "failed"]
+    assert list(trials["loss"]) == [0.3, 0.4, 0.2, 0.9]  # the last value each trial had
+    assert list(trials["resource"]) == [2, 3, 3, 1]
+    assert list(trials["time"]) == [2.0, 3.0, 4.0, 5.5]
+    # Views count evaluations, and a status-only row is none.
+    assert list(results.finished()["trial_id"]) == [1, 2]
+    assert list(results.anytime()["best"]) == [0.4, 0.2]
+    assert results.best() == {"trial_id": 2, "config": {"x": 0.2}, "loss": 0.2, "time": 4.0}
+    assert results.best(mode="max")["trial_id"] == 1
+    assert set(results.pareto_front(["loss", "acc"], ["min", "max"])["trial_id"]) == {1, 2}
+    assert len(results.pareto_front(["loss", "acc"])) == 1
+
+
+# -- modes, metrics, shapes -------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["MIN", "Max", "maximize", "minimize", None, 1, ""])
+def test_modes_are_min_or_max_only(mode):
+    rows = [row(0, 1, 0.2, 1.0), row(1, 1, 0.9, 2.0)]
+    results = Results("loss", rows=rows)
+    with pytest.raises(ValueError, match=f"mode must be 'min' or 'max', got {mode!r}"):
+        Results("loss", mode=mode)
+    if mode is not None:  # None: the run's mode
+        with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+            results.best(mode=mode)
+        with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+            results.anytime(mode=mode)
+    with pytest.raises(ValueError, match="modes must be 'min' or 'max'"):
+        results.pareto_front(["loss", "time"], ["min", mode])
+    assert results.best(mode="max")["trial_id"] == 1 and results.best()["trial_id"] == 0
+
+
+def test_pareto_front_refuses_unknown_metrics_and_bad_modes():
+    results = Results("loss", rows=[row(0, 1, 0.2, 1.0, acc=0.5, size=3.0)])
+    with pytest.raises(ValueError, match=r"no metric 'accuracy'.*\['loss', 'acc', 'size'\]"):
+        results.pareto_front(["loss", "accuracy"])
+    with pytest.raises(ValueError, match="metrics must be a list"):
+        results.pareto_front("loss")
+    with pytest.raises(ValueError, match="one 'min' or 'max' per metric"):
+        results.pareto_front(["loss", "acc"], ["min"])
+    with pytest.raises(ValueError, match="one 'min' or 'max' per metric"):
+        results.pareto_front(["loss", "acc"], "min")
+
+
+def test_hypervolume_2d_refuses_bad_shapes():
+    with pytest.raises(ValueError, match=r"reference must be 2 values, got \[1.0\]"):
+        hpo.hypervolume_2d([[0.5, 0.5]], reference=[1])
+    with pytest.raises(ValueError, match="reference must be 2 values"):
+        hpo.hypervolume_2d([[0.5, 0.5]], reference=[1, 1, 1])
+    for points in ([0.5, 0.5], [[0.1, 0.2, 0.3]], np.zeros((2, 2, 2))):
+        with pytest.raises(ValueError, match="points must be an n x 2 array, got shape"):
+            hpo.hypervolume_2d(points, [1, 1])
+    assert hpo.hypervolume_2d([], [1, 1]) == 0.0
+
+
+def test_results_refuse_bad_settings():
+    with pytest.raises(ValueError, match="max_resource must be a positive number, got 0"):
+        Results("loss", max_resource=0)
+    with pytest.raises(TypeError, match="constraints must be a list of metric names"):
+        Results("loss", constraints="size")
+    with pytest.raises(TypeError, match="metric must be a string"):
+        Results(None)
+
+
+def test_a_run_where_every_trial_failed_has_no_best():
+    rows = [{"trial_id": 0, "status": "failed", "resource": 0, "time": 1.0, "error": "x"}]
+    results = Results("loss", rows=rows)
+    assert results.best() is None and results.anytime().empty
+    assert results.pareto_front(["loss"]).empty

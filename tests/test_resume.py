@@ -24,8 +24,10 @@ def _load_job():
 
 
 def _rows(path):
+    """The rows of the whole lines of a journal (a kill may have cut the last one)."""
     with open(path) as f:
-        return [json.loads(line) for line in f.readlines()[1:] if line.endswith("\n")]
+        lines = [json.loads(line) for line in f.readlines() if line.endswith("\n")]
+    return [line["row"] for line in lines if "row" in line]
 
 
 def _by_trial(rows):
@@ -139,11 +141,40 @@ def test_scheduler_restore_replays_into_the_searcher():
     seen = []
     searcher.observe = lambda config, result: seen.append((config, result))
     scheduler = hpo.FIFOScheduler(searcher, max_resource=2)
-    scheduler.bind("loss", "min", 2)
-    row = {"trial_id": 0, "time": 1.0, "duration": 1.0, "worker": 0, "config_x": 0.5}
-    scheduler.restore(0, {"x": 0.5}, [{**row, "status": "running", "resource": 1, "loss": 2},
-                                       {**row, "status": "completed", "resource": 2, "loss": 1}])
-    scheduler.restore(1, {"x": 0.7}, [{**row, "status": "running", "resource": 1, "loss": 3}])
-    assert seen == [({"x": 0.5}, {"resource": 2, "loss": 1})]
-    assert list(searcher.pending.values()) == [{"x": 0.7}]
-    assert scheduler.configs == {0: {"x": 0.5}, 1: {"x": 0.7}}
+    same = hpo.RandomSearcher({"x": hpo.uniform(0, 1)}, seed=0)
+    a, b = same.suggest(), same.suggest()
+    row = {"time": 1.0, "duration": 1.0, "worker": 0}
+    log = [("job", {"trial_id": 0, "r0": 0, "r1": 2, "config": a}),
+           ("job", {"trial_id": 1, "r0": 0, "r1": 2, "config": b}),
+           ("row", {**row, "trial_id": 0, "status": "running", "resource": 1, "loss": 2}),
+           ("row", {**row, "trial_id": 0, "status": "completed", "resource": 2, "loss": 1}),
+           ("row", {**row, "trial_id": 1, "status": "running", "resource": 1, "loss": 3})]
+    assert scheduler.restore(log) == [1]  # trial 1 was left running
+    assert seen == [(a, {"resource": 2, "loss": 1})]
+    assert list(searcher.pending.values()) == [b]
+    assert [(t.trial_id, t.status, t.resource) for t in scheduler.trials.values()] == [
+        (0, "completed", 2), (1, "running", 1)]
+
+
+def test_a_trial_that_ends_early_is_journaled_as_completed_and_not_rerun(tmp_path):
+    calls = []
+
+    def short(config, r0, r1):  # stops at resource 2 of 3
+        calls.append(config["x"])
+        for r in range(int(r0) + 1, 3):
+            yield {"resource": r, "loss": config["x"] + 1 / r}
+
+    def tuner(resume=False):
+        scheduler = hpo.FIFOScheduler(hpo.RandomSearcher({"x": hpo.uniform(0, 1)}, seed=0),
+                                      metric="loss", max_resource=3)
+        return hpo.Tuner(short, scheduler, seed=0, journal=tmp_path / "run.jsonl",
+                         resume=resume, progress=False)
+
+    results = tuner().run(max_trials=3)
+    assert results.trials().status.tolist() == ["completed"] * 3
+    assert hpo.Results.load(tmp_path / "run.jsonl").trials().status.tolist() == [
+        "completed"] * 3
+    assert results.trials().resource.tolist() == [2, 2, 2]
+    del calls[:]
+    again = tuner(resume=True).run(max_trials=3)
+    assert calls == [] and len(again) == len(results)

@@ -129,9 +129,9 @@ def test_a_mode_without_a_metric_is_kept():
         hpo.RandomSearcher(CONTINUOUS, mode="max").bind("acc", "min")
 
 
-def test_a_metric_without_a_mode_takes_the_schedulers_mode():
+def test_a_metric_without_a_mode_is_minimized_unless_the_scheduler_says_otherwise():
     searcher = hpo.GridSearcher(CONTINUOUS, metric="acc")
-    assert (searcher.metric, searcher.mode) == ("acc", None)
+    assert (searcher.metric, searcher.mode) == ("acc", "min")  # usable without a scheduler
     searcher.bind("acc", "max")
     assert (searcher.metric, searcher.mode) == ("acc", "max")
     with pytest.raises(ValueError, match="'acc'.*'loss'"):
@@ -311,3 +311,28 @@ def test_grid_shuffle_keeps_its_order_for_small_grids():
     grid = hpo.Space(FINITE).grid(5)
     order = np.random.default_rng(3).permutation(len(grid))
     assert drain(hpo.GridSearcher(FINITE, shuffle=True, seed=3)) == [grid[i] for i in order]
+
+
+@pytest.mark.parametrize("make", [
+    lambda seed: hpo.RandomSearcher(CONTINUOUS, seed=seed),
+    lambda seed: hpo.GridSearcher(CONTINUOUS, shuffle=True, seed=seed),
+], ids=["random", "grid"])
+def test_a_master_seed_seeds_a_searcher_without_its_own(make):
+    def run(master, own=None):
+        searcher = make(own)
+        searcher.seed_from(master)
+        return drain(searcher, limit=10)
+
+    assert run(master=1) == run(master=1) != run(master=2)
+    assert run(master=1, own=5) == run(master=2, own=5) == drain(make(5), limit=10)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+        make(None).seed_from(-1)
+
+
+def test_a_tuner_seed_makes_a_run_with_an_unseeded_searcher_reproducible():
+    def configs(seed):
+        scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(CONTINUOUS))
+        tuner = hpo.Tuner(lambda c: c["lr"], scheduler, seed=seed, progress=False)
+        return tuner.run(max_trials=5).df["config_lr"].tolist()
+
+    assert configs(3) == configs(3) != configs(4)

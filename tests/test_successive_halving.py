@@ -47,9 +47,10 @@ class Recorder(hpo.RandomSearcher):
         self.max_pending = max(self.max_pending, len(self.pending))
 
 
-def run_sh(max_time=200, n_workers=4, seed=0, **kwargs):
+def run_sh(max_time=200, n_workers=4, seed=0, overlap=False, **kwargs):
     searcher = Recorder(Curves.space, seed=seed)
-    scheduler = SuccessiveHalving(searcher, eta=3, min_resource=1, seed=seed, **kwargs)
+    scheduler = SuccessiveHalving(searcher, eta=3, min_resource=1, seed=seed, overlap=overlap,
+                                  **kwargs)
     results = hpo.Tuner(Curves(), scheduler, backend="simulated", n_workers=n_workers,
                         progress=False).run(max_time=max_time)
     return results.df, scheduler, searcher
@@ -97,50 +98,89 @@ def test_top_k():
 
 # -- the scheduler by hand ---------------------------------------------------------------
 
+def sh(max_resource=9, n_configs=3, mode="min", metric="error", **kwargs):
+    return SuccessiveHalving(hpo.RandomSearcher(Curves.space, seed=0), eta=3,
+                             max_resource=max_resource, n_configs=n_configs, metric=metric,
+                             mode=mode, **kwargs)
+
+
 def test_sh_by_hand_waits_for_the_whole_rung():
-    scheduler = SuccessiveHalving(hpo.RandomSearcher(Curves.space, seed=0), eta=3,
-                                  max_resource=9, n_configs=3)
-    scheduler.bind("error", "min", None)  # plan: 3 configs at 1, 1 at 3, 1 at 9
-    starts = [scheduler.suggest(i) for i in range(3)]
-    assert [(s.resource, s.resume) for s in starts] == [(1, False)] * 3
-    assert scheduler.suggest(3) is None           # the rung is full
-    assert scheduler.on_result(0, {"resource": 1, "error": 0.5}) == Decision.PAUSE
-    assert scheduler.on_result(1, {"resource": 1, "error": 0.2}) == Decision.PAUSE
-    assert scheduler.suggest(3) is None           # trial 2 has not reported: wait
-    assert scheduler.on_result(2, {"resource": 1, "error": 0.9}) == Decision.PAUSE
-    promoted = scheduler.suggest(3)               # the best of 3 (trial 1) resumes to 3
-    assert (promoted.trial_id, promoted.resource) == (1, 3)
-    assert scheduler.suggest(3) is None
-    assert scheduler.on_result(1, {"resource": 2, "error": 0.1}) == Decision.CONTINUE
-    assert scheduler.on_result(1, {"resource": 3, "error": 0.1}) == Decision.PAUSE
-    last = scheduler.suggest(3)
-    assert (last.trial_id, last.resource) == (1, 9)
-    assert scheduler.on_result(1, {"resource": 9, "error": 0.0}) == Decision.CONTINUE
-    scheduler.on_complete(1, None)
-    new = scheduler.suggest(3)                    # the next bracket starts
-    assert (new.trial_id, new.resource, scheduler.n_brackets) == (None, 1, 2)
+    scheduler = sh(overlap=False)  # plan: 3 configs at 1, 1 at 3, 1 at 9
+    starts = [scheduler.ask() for _ in range(3)]
+    assert [(j.trial_id, j.r0, j.r1) for j in starts] == [(0, 0, 1), (1, 0, 1), (2, 0, 1)]
+    assert scheduler.ask() is None                # the rung is full
+    assert scheduler.tell(0, {"resource": 1, "error": 0.5}) == Decision.PAUSE
+    assert scheduler.tell(1, {"resource": 1, "error": 0.2}) == Decision.PAUSE
+    assert scheduler.ask() is None                # trial 2 has not reported: wait
+    assert scheduler.tell(2, {"resource": 1, "error": 0.9}) == Decision.PAUSE
+    promoted = scheduler.ask()                    # the best of 3 (trial 1) resumes to 3
+    assert (promoted.trial_id, promoted.r0, promoted.r1) == (1, 1, 3)
+    assert scheduler.ask() is None
+    assert scheduler.tell(1, {"resource": 2, "error": 0.1}) == Decision.CONTINUE
+    assert scheduler.tell(1, {"resource": 3, "error": 0.1}) == Decision.PAUSE
+    last = scheduler.ask()
+    assert (last.trial_id, last.r0, last.r1) == (1, 3, 9)
+    for r in range(4, 9):
+        scheduler.tell(1, {"resource": r, "error": 0.05})
+    assert scheduler.tell(1, {"resource": 9, "error": 0.0}) == Decision.CONTINUE
+    assert scheduler.trials[1].status == "completed"
+    new = scheduler.ask()                         # the next bracket starts
+    assert (new.trial_id, new.r0, new.r1, scheduler.n_brackets) == (3, 0, 1, 2)
+
+
+def test_sh_with_overlap_starts_the_next_bracket_instead_of_waiting():
+    scheduler = sh()  # overlap=True: the default
+    assert [scheduler.ask().trial_id for _ in range(3)] == [0, 1, 2]
+    job = scheduler.ask()                         # bracket 1's rung is full: bracket 2
+    assert (job.trial_id, job.r1, scheduler.n_brackets) == (3, 1, 2)
+    for t, error in [(0, 0.5), (1, 0.2), (2, 0.9)]:
+        scheduler.tell(t, {"resource": 1, "error": error})
+    job = scheduler.ask()                         # the older bracket goes first
+    assert (job.trial_id, job.r0, job.r1) == (1, 1, 3)
 
 
 def test_sh_max_mode_promotes_the_largest():
-    scheduler = SuccessiveHalving(hpo.RandomSearcher(Curves.space, seed=0), eta=3,
-                                  max_resource=3, n_configs=3, mode="max")
-    scheduler.bind("accuracy", None, None)
+    scheduler = sh(max_resource=3, mode="max", metric="accuracy")
     for i, acc in enumerate([0.5, 0.9, 0.2]):
-        scheduler.suggest(i)
-        scheduler.on_result(i, {"resource": 1, "accuracy": acc})
-    assert scheduler.suggest(3).trial_id == 1
+        scheduler.ask()
+        scheduler.tell(i, {"resource": 1, "accuracy": acc})
+    assert scheduler.ask().trial_id == 1
 
 
 def test_sh_failed_trial_is_not_promoted_and_does_not_block():
-    scheduler = SuccessiveHalving(hpo.RandomSearcher(Curves.space, seed=0), eta=3,
-                                  max_resource=3, n_configs=3)
-    scheduler.bind("error", "min", None)
+    scheduler = sh(max_resource=3)
     for i in range(3):
-        scheduler.suggest(i)
-    scheduler.on_error(0)
-    scheduler.on_result(1, {"resource": 1, "error": 0.5})
-    scheduler.on_result(2, {"resource": 1, "error": 0.7})
-    assert scheduler.suggest(3).trial_id == 1
+        scheduler.ask()
+    scheduler.fail(0, "boom")
+    scheduler.tell(1, {"resource": 1, "error": 0.5})
+    scheduler.tell(2, {"resource": 1, "error": 0.7})
+    assert scheduler.ask().trial_id == 1
+
+
+def test_one_promotion_rule_whether_the_searcher_ran_out_or_max_trials_was_reached():
+    # the same 9 trials: a searcher of 9 configurations, or max_trials=9 of many
+    configs = [{"x": x} for x in [0.9, 0.1, 0.5, 0.7, 0.3, 0.8, 0.2, 0.6, 0.4]]
+
+    class Given(hpo.Searcher):
+        def _suggest(self):
+            return None
+
+    def promoted(scheduler, max_trials=None):
+        jobs = []
+        while (job := scheduler.ask()) is not None:
+            jobs.append(job)
+            if max_trials and len(scheduler.trials) == max_trials:
+                scheduler.stop_new_trials()
+            if len(jobs) == len(configs):
+                for j in jobs:
+                    scheduler.tell(j.trial_id, {"resource": 1, "error": j.config["x"]})
+        return sorted(j.config["x"] for j in jobs[len(configs):])
+
+    ran_out = sh(max_resource=27, n_configs=27)
+    ran_out.searcher = Given(Curves.space, points_to_evaluate=configs)
+    capped = sh(max_resource=27, n_configs=27)
+    capped.searcher = Given(Curves.space, points_to_evaluate=configs + configs)
+    assert promoted(ran_out) == promoted(capped, max_trials=9) == [0.1, 0.2, 0.3]
 
 
 # -- end to end on the simulated backend -------------------------------------------------
@@ -185,6 +225,24 @@ def test_sh_is_synchronous_and_workers_go_idle():
     # their slowest trial, and the last rung runs on one worker: 7 + 6 + 6 + 18 = 37 s
     assert first.time.max() == 37.0
     assert 81 < 4 * 37
+
+
+def busy_fraction(df, n_workers, until):
+    """Share of worker-seconds spent training up to ``until`` (one second per epoch)."""
+    return (df.time <= until).sum() / (n_workers * until)
+
+
+def test_sh_with_overlapping_brackets_keeps_workers_busy():
+    one, _, _ = run_sh(max_time=200)
+    overlapping, scheduler, _ = run_sh(max_time=200, overlap=True)
+    assert busy_fraction(one, 4, 200) < 0.8
+    assert busy_fraction(overlapping, 4, 200) == 1.0
+    assert scheduler.n_brackets > 3
+    # still synchronous: no trial of a bracket goes past a rung before the rung is complete
+    first = overlapping[overlapping.trial_id < 27]
+    for lo in [1, 3, 9]:
+        assert (first[first.resource == lo + 1].time - 1.0).min() >= first[
+            first.resource == lo].time.max()
 
 
 def test_sh_statuses_and_searcher_integration():
@@ -237,23 +295,25 @@ def test_sh_bad_settings_from_the_objective():
         hpo.Tuner(Curves(), scheduler, backend="simulated", progress=False)
 
 
-def test_sh_objective_that_skips_a_rung_raises():
+def test_sh_objective_that_skips_a_rung_fails_its_trials():
     scheduler = SuccessiveHalving(hpo.RandomSearcher(Curves.space, seed=0), max_resource=9)
     tuner = hpo.Tuner(EveryOtherEpoch(), scheduler, backend="simulated", n_workers=2,
                       progress=False)
-    with pytest.raises(ValueError, match="rung at resource 1"):
-        tuner.run(max_time=100)
+    df = tuner.run(max_trials=4).df
+    assert (df.status == "failed").all()
+    assert df.error.str.contains("skipping the rung at resource 1").all()
 
 
-def test_sh_objective_that_stops_short_of_its_rung_raises():
+def test_sh_objective_that_stops_short_of_its_rung_completes_and_does_not_block():
     def short(config, r0, r1):  # ignores r1 and stops after one epoch
         yield {"resource": r0 + 1, "error": config["x"], "cost": 1.0}
 
     scheduler = SuccessiveHalving(hpo.RandomSearcher(Curves.space, seed=0), max_resource=9,
                                   min_resource=3)
     tuner = hpo.Tuner(short, scheduler, backend="simulated", metric="error", progress=False)
-    with pytest.raises(ValueError, match="rung at resource 3"):
-        tuner.run(max_time=100)
+    results = tuner.run(max_trials=6)
+    assert (results.trials().status == "completed").all()
+    assert len(results.trials()) == 6
 
 
 def test_sh_ends_when_the_searcher_runs_out():
@@ -262,9 +322,9 @@ def test_sh_ends_when_the_searcher_runs_out():
                                   max_resource=9)
     df = hpo.Tuner(Curves(), scheduler, backend="simulated", n_workers=2,
                    progress=False).run(max_time=10_000).df
-    # plan 9, 3, 1 with only 5 configurations: 5 at rung 1, the best 3 at 3, 1 at 9
+    # plan 9, 3, 1 with only 5 configurations: 5 at rung 1, the best 5 // 3 = 1 at 3 and 9
     reached = df.groupby("config_x").resource.max()
-    assert reached.to_dict() == {0.1: 9, 0.2: 3, 0.3: 3, 0.4: 1, 0.5: 1}
+    assert reached.to_dict() == {0.1: 9, 0.2: 1, 0.3: 1, 0.4: 1, 0.5: 1}
     assert df.time.max() < 100
 
 
@@ -288,19 +348,21 @@ def test_max_trials_finishes_the_bracket_with_the_trials_started(n_trials, reach
     assert by_trial.resource.max()[by_trial.error.min().idxmin()] == 27
 
 
-def test_resuming_a_journaled_run_says_it_cannot(tmp_path):
+def test_a_journaled_run_resumes(tmp_path):
     space = {"x": hpo.uniform(0, 1)}
 
     def curves(config, r0, r1):
         for epoch in range(int(r0) + 1, int(r1) + 1):
             yield {"resource": epoch, "error": config["x"] + 1 / epoch, "cost": 1.0}
 
-    def tuner(resume=False):
+    def tuner(resume=False, journal=tmp_path / "run.jsonl"):
         scheduler = hpo.SuccessiveHalving(hpo.RandomSearcher(space, seed=0), eta=3,
                                           max_resource=9, seed=0)
         return hpo.Tuner(curves, scheduler, backend="simulated", metric="error", mode="min",
-                         journal=tmp_path / "run.jsonl", resume=resume, progress=False)
+                         journal=journal, resume=resume, progress=False)
 
     tuner().run(max_time=5)
-    with pytest.raises(ValueError, match="SuccessiveHalving cannot resume"):
-        tuner(resume=True)
+    resumed = tuner(resume=True).run(max_time=40).df
+    whole = tuner(journal=None).run(max_time=40).df
+    assert len(resumed) == len(whole)
+    assert not resumed.duplicated(["trial_id", "resource"]).any()

@@ -122,7 +122,7 @@ def test_same_seed_same_results_on_the_simulated_backend():
         scheduler = fifo(branin.space, seed=seed)
         tuner = hpo.Tuner(branin, scheduler, backend="simulated", n_workers=4, seed=seed,
                           progress=False)
-        return tuner.run(max_trials=40), [t["config"] for t in tuner.trials.values()]
+        return tuner.run(max_trials=40), [t.config for t in tuner.trials.values()]
 
     (a, configs_a), (b, configs_b), (c, _) = tune(1), tune(1), tune(2)
     pd.testing.assert_frame_equal(a.df, b.df)

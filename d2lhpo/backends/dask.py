@@ -272,7 +272,7 @@ class DaskBackend(Backend):
     def n_free(self):
         return self.n_workers - len(self._active)
 
-    def wait(self):
+    def wait(self, timeout=None):
         # One event per call: the tuner decides on a result before it hears that the
         # trial's objective returned (both may come in one message).
         event = None

@@ -34,7 +34,7 @@ class SequentialBackend(Backend):
     def n_free(self):
         return 0 if self._trial else 1
 
-    def wait(self):
+    def wait(self, timeout=None):
         trial_id, it = self._trial
         t = time.perf_counter()
         try:
@@ -129,7 +129,7 @@ class ProcessBackend(Backend):
     def n_free(self):
         return self.n_workers - sum(not f.done() for f in self._futures.values())
 
-    def wait(self):
+    def wait(self, timeout=None):
         events = []
         while not events:
             try:

@@ -67,7 +67,7 @@ class SimulatedBackend(Backend):
     def n_free(self):
         return len(self._free)
 
-    def wait(self):
+    def wait(self, timeout=None):
         t, _, event = heapq.heappop(self._queue)
         self.clock = t
         if event.kind != "result":

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from .base import Decision, Scheduler, Suggestion
+from .base import Scheduler
 
 
 class FIFOScheduler(Scheduler):
     """Starts a new configuration on every free worker and never stops a trial.
 
     Args:
-        searcher, metric, mode, max_resource: see :class:`Scheduler`.
+        searcher, metric, mode, max_resource, seed: see :class:`Scheduler`.
 
     Example:
         >>> scheduler = FIFOScheduler(RandomSearcher(space, seed=0), metric="error")
-        >>> tuner = Tuner(objective, scheduler, backend="simulated", n_workers=4)
-        >>> results = tuner.run(max_trials=50)
+        >>> job = scheduler.ask()
+        >>> scheduler.tell(job.trial_id, {"resource": 1, "error": 0.3})
     """
 
-    def suggest(self, trial_id):
-        config = self._new_config(trial_id)
-        return None if config is None else Suggestion(config, self.max_resource)
-
-    def on_result(self, trial_id, result):
-        if result.get("resource", self.max_resource) >= self.max_resource:
-            self.searcher.remove_pending(self.configs[trial_id])
-            self.searcher.observe(self.configs[trial_id], result)
-        return Decision.CONTINUE
+    def next_job(self):
+        return self.new_job(self.max_resource)

@@ -10,30 +10,33 @@ class Hyperband(SuccessiveHalving):
     """Cycles through successive-halving brackets that trade many cheap trials for
     few long ones: bracket ``s = s_max, ..., 0`` starts ``ceil((s_max + 1) / (s + 1)
     * eta**s)`` configurations at ``max_resource * eta**-s`` (see
-    :func:`~d2lhpo.schedulers.rungs.hyperband_brackets`).
+    :func:`~d2lhpo.schedulers.rungs.hyperband_brackets`); after bracket ``s = 0``
+    the cycle starts again.
 
-    Each bracket runs as synchronous successive halving, one bracket after the
-    other, as in the paper; after bracket ``s = 0`` the cycle starts again.
+    Each bracket runs as synchronous successive halving. With ``overlap=True``
+    (the default) a worker that would wait for a rung starts the next bracket,
+    as practical implementations do; ``overlap=False`` runs one bracket after
+    the other, as the paper's pseudocode reads.
 
     Args:
-        searcher, eta, min_resource, max_resource, metric, mode, seed: see
+        searcher, eta, min_resource, max_resource, overlap, metric, mode, seed: see
             :class:`~d2lhpo.schedulers.successive_halving.SuccessiveHalving`.
 
     Example:
-        >>> scheduler = Hyperband(RandomSearcher(space, seed=0), eta=3,
-        ...                       max_resource=81, seed=0)
-        >>> scheduler.bind("error", "min", None); scheduler.brackets[1]
+        >>> hb = Hyperband(RandomSearcher(space, seed=0), eta=3, metric="error",
+        ...                mode="min", max_resource=81)
+        >>> hb.brackets[1]
         [(34, 3), (11, 9), (3, 27), (1, 81)]
     """
 
-    def __init__(self, searcher, eta=3, min_resource=1, max_resource=None, metric=None,
-                 mode=None, seed=None):
-        super().__init__(searcher, eta, min_resource, max_resource, metric=metric, mode=mode,
-                         seed=seed)
+    def __init__(self, searcher, eta=3, min_resource=1, max_resource=None, overlap=True,
+                 metric=None, mode=None, seed=None):
         self.brackets: list | None = None
+        super().__init__(searcher, eta, min_resource, max_resource, overlap=overlap,
+                         metric=metric, mode=mode, seed=seed)
 
-    def bind(self, metric, mode, max_resource):
-        super().bind(metric, mode, max_resource)
+    def _setup(self):
+        super()._setup()
         self.brackets = hyperband_brackets(self.max_resource, self.eta, self.min_resource)
 
     def bracket_plan(self, index):

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from .base import Decision, Scheduler, Suggestion
+from .base import Decision, Scheduler
 from .rungs import check_resource
 
 
@@ -32,42 +32,42 @@ class MedianStopping(Scheduler):
         min_resource: no trial is stopped before this resource (grace period).
         max_resource: full fidelity (taken from the objective when None).
         min_samples: other trials needed at a resource before the rule applies.
-        metric, mode: see :class:`Scheduler`.
+        metric, mode, seed: see :class:`Scheduler`.
 
     Example:
-        >>> scheduler = MedianStopping(RandomSearcher(space, seed=0), min_resource=3)
-        >>> tuner = Tuner(objective, scheduler, backend="simulated", n_workers=4)
-        >>> results = tuner.run(max_time=3600)
+        >>> scheduler = MedianStopping(RandomSearcher(space, seed=0), min_resource=3,
+        ...                            metric="error", mode="min", max_resource=27)
+        >>> job = scheduler.ask()
     """
 
     def __init__(self, searcher, min_resource=1, max_resource=None, min_samples: int = 3,
-                 metric=None, mode=None):
-        super().__init__(searcher, metric, mode, max_resource)
+                 metric=None, mode=None, seed=None):
+        super().__init__(searcher, metric, mode, max_resource, seed)
         check_resource("min_resource", min_resource)
-        if max_resource is not None and min_resource >= max_resource:
-            raise ValueError(f"min_resource must be < max_resource, got min_resource="
-                             f"{min_resource!r} and max_resource={max_resource!r}")
-        if not (isinstance(min_samples, numbers.Integral) and min_samples >= 1):
+        if not (isinstance(min_samples, numbers.Integral) and not isinstance(min_samples, bool)
+                and min_samples >= 1):
             raise ValueError(f"min_samples must be a positive integer, got {min_samples!r}")
         self.min_resource, self.min_samples = min_resource, min_samples
+        if max_resource is not None:
+            self._setup()
         self._averages: dict[float, list[float]] = {}   # resource -> running averages there
-        self._trials: dict[int, list[float]] = {}       # trial -> [sum, count, best]
+        self._sums: dict[int, list] = {}                # trial -> [sum, count, best]
 
-    def suggest(self, trial_id):
-        config = self._new_config(trial_id)
-        return None if config is None else Suggestion(config, self.max_resource)
+    def _setup(self):
+        if self.min_resource >= self.max_resource:
+            raise ValueError(f"min_resource must be < max_resource, got min_resource="
+                             f"{self.min_resource!r} and max_resource={self.max_resource!r}")
 
-    def on_result(self, trial_id, result):
-        resource, value = result["resource"], float(result[self.metric])
-        total, count, best = self._trials.get(trial_id, (0.0, 0, value))
+    def next_job(self):
+        return self.new_job(self.max_resource)
+
+    def on_result(self, trial, report):
+        resource, value = report["resource"], float(report[self.metric])
+        total, count, best = self._sums.get(trial.trial_id, (0.0, 0, value))
         best = min(best, value) if self.mode == "min" else max(best, value)
-        self._trials[trial_id] = [total + value, count + 1, best]
+        self._sums[trial.trial_id] = [total + value, count + 1, best]
         others = self._averages.setdefault(resource, [])
         stop = (self.min_resource <= resource < self.max_resource
                 and len(others) >= self.min_samples and median_rule(best, others, self.mode))
         others.append((total + value) / (count + 1))
-        config = self.configs[trial_id]
-        if stop or resource >= self.max_resource:
-            self.searcher.remove_pending(config)
-            self.searcher.observe(config, result)
         return Decision.STOP if stop else Decision.CONTINUE

@@ -123,7 +123,14 @@ def is_promotable(value, values, eta, mode="min", at_least_one=False) -> bool:
     """
     values = np.asarray(values, dtype=float)
     n_better = np.count_nonzero(values < value if mode == "min" else values > value)
-    return bool(n_better < n_promotable(len(values), eta, at_least_one))
+    return rank_promotable(int(n_better), len(values), eta, at_least_one)
+
+
+def rank_promotable(n_better, n_recorded, eta, at_least_one=False) -> bool:
+    """The promotion rule on ranks: a result that ``n_better`` of the ``n_recorded``
+    results at its rung beat is in the top ``1/eta`` (see :func:`n_promotable`).
+    Schedulers that keep a rung's results sorted call this directly."""
+    return n_better < n_promotable(n_recorded, eta, at_least_one)
 
 
 def skipped_rung(previous, resource, levels):

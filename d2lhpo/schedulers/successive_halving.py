@@ -1,15 +1,12 @@
-"""Synchronous successive halving (Jamieson & Talwalkar, AISTATS 2016)."""
+"""Synchronous successive halving (Karnin et al. 2013; for HPO: Jamieson & Talwalkar 2016)."""
 
 from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from .base import Decision, Scheduler, Suggestion
-from .rungs import (check_eta, check_reported, check_resource, halving_plan, rung_levels,
-                    top_k)
+from .base import Decision, Scheduler, _Diverged
+from .rungs import check_eta, check_resource, halving_plan, rung_levels, top_k
 
 
 @dataclass
@@ -17,28 +14,28 @@ class _Bracket:
     """Where one bracket stands: its plan, the rung being run and who is in it."""
 
     plan: list                                  # [(n_i, r_i), ...]
+    n_new: int                                  # new configurations still to start
     rung: int = 0
-    n_new: int = 0                              # new configurations still to start
-    todo: list = field(default_factory=list)    # paused trial ids to resume to this rung
+    todo: list = field(default_factory=list)    # trial ids promoted to this rung, to resume
     running: set = field(default_factory=set)
     values: dict = field(default_factory=dict)  # trial id -> result here (None: none came)
     done: bool = False
-    short: bool = False     # no new trials may join: promote 1/eta of those it has
 
 
 class SuccessiveHalving(Scheduler):
     """Runs ``n`` configurations to the lowest rung, then the best ``1/eta`` of them
-    to the next rung, and so on up to ``max_resource``; then starts over.
+    to the next rung, and so on up to ``max_resource`` (a *bracket*).
 
     Synchronous: a rung's survivors are promoted only once *every* trial of the
-    rung has reported there, so with several workers some sit idle while the
-    last trials of a rung finish (:meth:`suggest` returns None meanwhile).
-    Promoted trials resume from their checkpoint at the rung they reached.
-    Rung levels are ``min_resource * eta**k`` below ``max_resource``, then
-    ``max_resource``; the objective must report a result at each of them.
-    With ``max_trials``, once that many trials were started the current
-    bracket is finished with the trials it has: each rung promotes the best
-    ``1/eta`` of them (at least one), and no new bracket begins.
+    rung has reported there. With ``overlap=True`` (the default, as in practical
+    implementations such as BOHB's and SMAC's), a worker that would wait for a
+    rung to finish starts the next bracket instead; ``overlap=False`` runs one
+    bracket at a time and leaves such workers idle (``ask`` returns None).
+    Promoted trials resume from their checkpoint at the rung they reached. A
+    rung promotes the best ``1/eta`` of the results it has (at least one), also
+    when it has fewer than planned: failed trials, or no new trials could start
+    (the searcher ran out, or ``max_trials`` was reached; then no new bracket
+    begins either).
 
     Args:
         searcher: where new configurations come from.
@@ -47,140 +44,124 @@ class SuccessiveHalving(Scheduler):
         max_resource: full fidelity, the last rung (taken from the objective when None).
         n_configs: configurations per bracket at the lowest rung (default:
             ``eta**(number of rungs - 1)``, so that one reaches ``max_resource``).
-        metric, mode: see :class:`Scheduler`.
-        seed: breaks ties between equal results at random (int or Generator).
+        overlap: start the next bracket on a worker that would otherwise wait.
+        metric, mode, seed: see :class:`Scheduler` (``seed`` breaks ties).
 
     Example:
-        >>> scheduler = SuccessiveHalving(RandomSearcher(space, seed=0), eta=3,
-        ...                               min_resource=1, max_resource=27, seed=0)
-        >>> tuner = Tuner(objective, scheduler, backend="simulated", n_workers=4)
-        >>> results = tuner.run(max_time=3600)
+        >>> sh = SuccessiveHalving(RandomSearcher(space, seed=0), eta=3, metric="error",
+        ...                        mode="min", max_resource=27)
+        >>> job = sh.ask()
+        >>> sh.tell(job.trial_id, {"resource": 1, "error": 0.4})
     """
 
     def __init__(self, searcher, eta=3, min_resource=1, max_resource=None,
-                 n_configs: int | None = None, metric=None, mode=None, seed=None):
-        super().__init__(searcher, metric, mode, max_resource)
+                 n_configs: int | None = None, overlap: bool = True, metric=None, mode=None,
+                 seed=None):
+        super().__init__(searcher, metric, mode, max_resource, seed)
         check_eta(eta)
         check_resource("min_resource", min_resource)
-        if max_resource is not None:
-            rung_levels(min_resource, max_resource, eta)  # validates them together
         if n_configs is not None and not (isinstance(n_configs, numbers.Integral)
-                                          and n_configs >= 1):
+                                          and not isinstance(n_configs, bool) and n_configs >= 1):
             raise ValueError(f"n_configs must be a positive integer, got {n_configs!r}")
+        if not isinstance(overlap, bool):
+            raise ValueError(f"overlap must be True or False, got {overlap!r}")
         self.eta, self.min_resource, self.n_configs = eta, min_resource, n_configs
-        self.rng = np.random.default_rng(seed)
-        self.levels: list | None = None
-        self.n_brackets = 0          # brackets started so far
-        self._bracket: _Bracket | None = None
-        self._target: dict[int, tuple[_Bracket, float]] = {}  # running trial -> its rung
-        self._reached: dict[int, float] = {}  # trial -> last resource reported
-        self._exhausted = False      # the searcher has no more configurations
+        self.overlap = overlap
+        self._levels: list = []
+        self.n_brackets = 0                            # brackets started so far
+        self._brackets: list[_Bracket] = []            # started and not done, oldest first
+        self._bracket_of: dict[int, _Bracket] = {}     # trial -> the bracket it is in
+        if max_resource is not None:
+            self._setup()
 
-    def bind(self, metric, mode, max_resource):
-        super().bind(metric, mode, max_resource)
-        self.levels = rung_levels(self.min_resource, self.max_resource, self.eta)
+    def _setup(self):
+        self._levels = rung_levels(self.min_resource, self.max_resource, self.eta)
+
+    @property
+    def levels(self):
+        return self._levels
 
     def bracket_plan(self, index: int) -> list[tuple[int, float]]:
         """The plan ``[(n_i, r_i), ...]`` of the ``index``-th bracket (all alike here)."""
-        n = self.n_configs or int(round(self.eta ** (len(self.levels) - 1)))
-        return halving_plan(n, self.levels, self.eta)
+        n = self.n_configs or int(round(self.eta ** (len(self._levels) - 1)))
+        return halving_plan(n, self._levels, self.eta)
 
-    def suggest(self, trial_id):
-        while True:
-            b = self._bracket
-            if b is None or b.done:
-                if self._exhausted:
-                    return None
-                plan = self.bracket_plan(self.n_brackets)
-                b = self._bracket = _Bracket(plan, n_new=plan[0][0])
-                self.n_brackets += 1
-            resource = b.plan[b.rung][1]
-            if b.n_new:
-                config = self._new_config(trial_id)
-                if config is None:
-                    self._exhausted, b.n_new = True, 0
-                    continue
-                b.n_new -= 1
-                return self._run(b, trial_id, resource, resume=False)
-            if b.todo:
-                return self._resume_next(b)
-            if b.running:
-                return None  # synchronous: wait until the whole rung has reported
-            self._promote(b)
-
-    def suggest_resume(self):
-        """Finish the current bracket without new trials (see the class docstring)."""
-        b = self._bracket
-        if b is None:
-            return None
-        if b.n_new:
-            b.n_new, b.short = 0, True
-        while not b.done:
-            if b.todo:
-                return self._resume_next(b)
-            if b.running:
-                return None
-            self._promote(b)
+    def next_job(self):
+        for b in list(self._brackets):
+            job = self._job_in(b)
+            if job is not None:
+                return job
+        while self.new_trials and (self.overlap or not self._brackets):
+            if self._replaying is not None and self._replaying["trial_id"] != len(self.trials):
+                raise _Diverged("new")  # the journal resumes a trial: open no bracket
+            plan = self.bracket_plan(self.n_brackets)
+            b = _Bracket(plan, n_new=plan[0][0])
+            self.n_brackets += 1
+            self._brackets.append(b)
+            job = self._job_in(b)
+            if job is not None or not self.overlap:
+                return job
         return None
 
-    def _resume_next(self, b):
-        """Resume the next trial promoted to the bracket's current rung."""
-        trial_id = b.todo.pop(0)
-        self.searcher.register_pending(self.configs[trial_id])
-        return self._run(b, trial_id, b.plan[b.rung][1], resume=True)
+    def _job_in(self, b: _Bracket):
+        """The next job of bracket ``b``, or None if it waits for its rung (or is done)."""
+        while not b.done:
+            resource = b.plan[b.rung][1]
+            if b.n_new and self.new_trials:
+                job = self.new_job(resource)
+                if job is not None:
+                    b.n_new -= 1
+                    return self._enter(b, job)
+                continue  # the searcher ran out: stop_new_trials() emptied n_new
+            if b.todo:
+                job = self.resume_job(b.todo[0], resource)  # raises first if replay differs
+                b.todo.pop(0)
+                return self._enter(b, job)
+            if b.running:
+                return None  # synchronous: the rung is not complete yet
+            self._promote(b)
+        self._brackets.remove(b)
+        return None
 
-    def _run(self, b, trial_id, resource, resume):
-        b.running.add(trial_id)
-        self._target[trial_id] = (b, resource)
-        return Suggestion(self.configs[trial_id], resource, trial_id if resume else None)
+    def _enter(self, b, job):
+        b.running.add(job.trial_id)
+        self._bracket_of[job.trial_id] = b
+        return job
 
     def _promote(self, b):
-        """The rung is complete: its best ``n_{i+1}`` trials make up the next rung."""
-        if b.rung + 1 == len(b.plan):
+        """The rung is complete: the best ``1/eta`` of its results (at most as many as
+        planned, at least one) make up the next rung."""
+        entries = [(t, v) for t, v in b.values.items() if v is not None]
+        if b.rung + 1 == len(b.plan) or not entries:
             b.done = True
             return
-        entries = [(t, v) for t, v in b.values.items() if v is not None]
         entries = [entries[i] for i in self.rng.permutation(len(entries))]  # random ties
-        k = b.plan[b.rung + 1][0]
-        if b.short:
-            k = min(k, max(1, len(entries) // self.eta))
+        k = min(b.plan[b.rung + 1][0], max(1, len(entries) // self.eta))
         best = top_k([v for _, v in entries], k, self.mode)
         b.todo = [entries[i][0] for i in best]
         b.rung, b.values = b.rung + 1, {}
 
-    def on_result(self, trial_id, result):
-        resource = result["resource"]
-        check_reported(trial_id, self._reached.get(trial_id, 0), resource, self.levels)
-        self._reached[trial_id] = resource
-        b, target = self._target.get(trial_id, (None, None))
-        if b is None or resource < target:
+    def stop_new_trials(self):
+        super().stop_new_trials()
+        for b in self._brackets:  # each bracket goes on with the trials it has
+            b.n_new = 0
+
+    def on_result(self, trial, report):
+        if report["resource"] < trial.target:
             return Decision.CONTINUE
-        del self._target[trial_id]
-        config = self.configs[trial_id]
-        self.searcher.remove_pending(config)
-        self.searcher.observe(config, result)
-        b.running.discard(trial_id)
-        b.values[trial_id] = float(result[self.metric])
-        return Decision.CONTINUE if resource >= self.max_resource else Decision.PAUSE
+        b = self._bracket_of[trial.trial_id]
+        b.running.discard(trial.trial_id)
+        b.values[trial.trial_id] = float(report[self.metric])
+        return Decision.PAUSE
 
-    def restore(self, trial_id, config, rows):
-        raise ValueError(
-            f"{type(self).__name__} cannot resume a journaled run: its brackets wait for "
-            f"trials of the interrupted run. Resume with ASHA or FIFOScheduler, or start a "
-            f"new journal")
+    def on_end(self, trial):  # ended before its rung: no result there
+        self._drop(trial)
 
-    def on_complete(self, trial_id, result):
-        super().on_complete(trial_id, result)
-        if trial_id in self._target:  # its rung would wait for it forever
-            _, target = self._target.pop(trial_id)
-            raise ValueError(
-                f"trial {trial_id} ended at resource {self._reached.get(trial_id, 0)!r} before "
-                f"reporting at the rung at resource {target!r} (rung levels {self.levels}): "
-                f"the objective must run up to r1 and report a result there")
+    def on_fail(self, trial):
+        self._drop(trial)
 
-    def on_error(self, trial_id):
-        super().on_error(trial_id)
-        if trial_id in self._target:  # a failed trial is done at its rung, with no result
-            b, _ = self._target.pop(trial_id)
-            b.running.discard(trial_id)
-            b.values[trial_id] = None
+    def _drop(self, trial):
+        b = self._bracket_of.get(trial.trial_id)
+        if b is not None and trial.trial_id in b.running:
+            b.running.discard(trial.trial_id)
+            b.values[trial.trial_id] = None

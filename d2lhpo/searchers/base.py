@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..checks import check_mode, check_seed, short_repr
+from ..checks import check_int, check_mode, check_seed, short_repr
 from ..spaces import Space, config_key
 
 logger = logging.getLogger(__name__)
@@ -26,8 +26,8 @@ class Searcher:
     Args:
         space: the search space (dict or :class:`~d2lhpo.spaces.Space`).
         metric: name of the metric to optimize (a scheduler fills it in when None).
-        mode: ``"min"`` or ``"max"``; None until :meth:`bind` (``"min"`` if
-            nobody says otherwise).
+        mode: ``"min"`` or ``"max"``; None for not set: a scheduler's
+            :meth:`bind` then fills it in (``"min"`` if nobody says otherwise).
         seed: an int >= 0, a ``numpy.random.Generator``, or None for fresh entropy.
         points_to_evaluate: a list of configurations to suggest first, in order
             (their missing hyperparameters are filled by the subclass's rule).
@@ -46,8 +46,9 @@ class Searcher:
             raise ValueError(f"metric must be a metric name (a string) or None, "
                              f"got {short_repr(metric)}")
         self.metric = metric
-        self.mode = None if mode is None else check_mode(mode)
+        self.mode = mode
         self.rng = check_seed(seed)
+        self.seed_given = seed is not None
         self.points_to_evaluate = self._check_points(points_to_evaluate)
         self.pending: dict[frozenset, dict] = {}
 
@@ -78,6 +79,16 @@ class Searcher:
             checked.append(dict(point))
         return checked
 
+    @property
+    def mode(self) -> str | None:
+        """``"min"`` or ``"max"``; a metric given without a mode is minimized until a
+        scheduler says otherwise; None while neither a metric nor a mode is set."""
+        return self._mode or ("min" if self.metric is not None else None)
+
+    @mode.setter
+    def mode(self, mode: str | None) -> None:
+        self._mode = None if mode is None else check_mode(mode)
+
     def bind(self, metric: str | None, mode: str | None) -> None:
         """Take the metric and mode a scheduler optimizes where they are not set.
 
@@ -90,13 +101,23 @@ class Searcher:
         if mode is not None:
             check_mode(mode)
         if (metric is not None and self.metric not in (None, metric)) or (
-                mode is not None and self.mode not in (None, mode)):
+                mode is not None and self._mode not in (None, mode)):
             unset = "mode not set"
-            raise ValueError(f"searcher optimizes {self.metric!r} ({self.mode or unset}), "
+            raise ValueError(f"searcher optimizes {self.metric!r} ({self._mode or unset}), "
                              f"the scheduler {metric!r} ({mode or unset})")
         if self.metric is None:
             self.metric = metric
-        self.mode = self.mode or mode or "min"
+        self._mode = self._mode or mode or "min"
+
+    def seed_from(self, seed: int) -> None:
+        """Derive the seed from a run's master ``seed`` unless one was given here.
+
+        Called by the tuner (through the scheduler) before the first suggestion,
+        so that ``Tuner(seed=s)`` makes a run reproducible on its own.
+        """
+        seed = check_int("seed", seed, low=0)
+        if not self.seed_given:
+            self.rng = np.random.default_rng([seed, 1])  # the scheduler derives [seed, 2]
 
     def suggest(self) -> dict | None:
         """The next configuration to evaluate, or None when exhausted."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
+import warnings
+from collections.abc import Mapping
 
 import numpy as np
 from scipy.stats import qmc
@@ -16,6 +19,29 @@ from .base import Searcher, _check_mode
 from .gp import GaussianProcess, one_blas_thread
 
 logger = logging.getLogger(__name__)
+
+# What a model can raise on data it cannot fit (a singular matrix, numbers
+# that overflow): such a suggestion falls back to a random configuration.
+# Anything else (TypeError, IndexError, ...) is a bug and propagates.
+NUMERICAL_ERRORS = (np.linalg.LinAlgError, ValueError, ArithmeticError)
+
+
+def _check_int(name, value, minimum):
+    """``value`` as an int if it is an integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_number(name, value, minimum):
+    """``value`` as a float if it is a finite real number (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
+    return float(value)
 
 
 def parego_scalarize(Y, weights, rho: float = 0.05) -> np.ndarray:
@@ -43,9 +69,9 @@ class BayesianOptimization(Searcher):
     had returned its posterior mean, and the incumbent counts these beliefs
     ("kriging believer"): the expected improvement near a pending point
     vanishes, so that asynchronous workers do not get the same point. It
-    never suggests a configuration twice; if the model fails (a singular
-    matrix, say), it logs a warning and suggests a random configuration
-    instead.
+    never suggests a configuration twice. If the model fails numerically (a
+    singular matrix, say), that suggestion is a random configuration: the
+    searcher warns (once) and counts these in ``n_fallbacks``.
 
     Multi-fidelity schedulers report results at several resources (``result
     ["resource"]``). We keep one data set per resource level and model the
@@ -72,8 +98,9 @@ class BayesianOptimization(Searcher):
         acquisition: ``"ei"`` (log expected improvement) or ``"lcb"``.
         beta: the exploration weight of the lower confidence bound.
         constraints: names of metrics that must be <= 0.
-        n_candidates: Sobol points at which the acquisition is scored.
-        n_local: L-BFGS-B polishes of the best candidates.
+        n_candidates: Sobol points at which the acquisition is scored (a
+            power of 2).
+        n_local: L-BFGS-B polishes of the best candidates (0: none).
         n_starts: local optimizations in each GP hyperparameter fit (one from
             30 observations on, see ``_fit``).
         candidates: if given, a finite list of configurations to choose from
@@ -87,13 +114,13 @@ class BayesianOptimization(Searcher):
         >>> searcher.observe(config, next(branin(config)))
     """
 
-    def __init__(self, space, metric=None, mode="min", seed=None, points_to_evaluate=None,
+    def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  num_initial: int | None = None, acquisition: str = "ei", beta: float = 2.0,
                  constraints=(), n_candidates: int = 1024, n_local: int = 5,
                  n_starts: int = 2, candidates=None):
         self._objectives = None
         if isinstance(metric, (list, tuple)):
-            modes = list(mode) if isinstance(mode, (list, tuple)) else [mode] * len(metric)
+            modes = list(mode) if isinstance(mode, (list, tuple)) else [mode or "min"] * len(metric)
             if len(modes) != len(metric) or not metric:
                 raise ValueError(f"mode must be a list as long as metric {metric!r}, "
                                  f"got {mode!r}")
@@ -104,21 +131,34 @@ class BayesianOptimization(Searcher):
         super().__init__(space, metric, mode, seed, points_to_evaluate)
         if acquisition not in ("ei", "lcb"):
             raise ValueError(f"acquisition must be 'ei' or 'lcb', got {acquisition!r}")
-        self.constraints = [constraints] if isinstance(constraints, str) else list(constraints)
+        names = [constraints] if isinstance(constraints, str) else constraints
+        if isinstance(names, Mapping) or not hasattr(names, "__iter__"):
+            raise TypeError(f"constraints must be metric names, got {constraints!r}")
+        self.constraints = list(names)
+        if not all(isinstance(c, str) for c in self.constraints):
+            raise TypeError(f"constraints must be metric names, got {constraints!r}")
         if self.constraints and acquisition != "ei":
             raise ValueError(f"constraints need acquisition='ei', got {acquisition!r}")
         if num_initial is None:
             num_initial = max(1, min(self.space.dim + 2, 10))
-        if not isinstance(num_initial, int) or num_initial < 1:
-            raise ValueError(f"num_initial must be a positive integer, got {num_initial!r}")
-        self.num_initial, self.acquisition, self.beta = num_initial, acquisition, beta
-        self.n_candidates, self.n_local, self.n_starts = n_candidates, n_local, n_starts
+        self.num_initial = _check_int("num_initial", num_initial, 1)
+        self.acquisition, self.beta = acquisition, _check_number("beta", beta, 0.0)
+        self.n_candidates = _check_int("n_candidates", n_candidates, 1)
+        if self.n_candidates & (self.n_candidates - 1):
+            raise ValueError(f"n_candidates must be a power of 2 (Sobol points), "
+                             f"got {n_candidates!r}")
+        self.n_local = _check_int("n_local", n_local, 0)
+        self.n_starts = _check_int("n_starts", n_starts, 1)
+        self.n_fallbacks = 0   # suggestions made at random because the model failed
         size = 2 ** math.ceil(math.log2(num_initial))   # Sobol points come in powers of 2
         self._design = (qmc.Sobol(self.space.dim, scramble=True, seed=self.rng).random(size)
                         if self.space.dim else np.zeros((1, 0)))
         self._design_next = 0
         self._candidates = None
         if candidates is not None:
+            if isinstance(candidates, (str, Mapping)) or not hasattr(candidates, "__iter__"):
+                raise TypeError(f"candidates must be a list of configurations, "
+                                f"got {candidates!r}")
             self._candidates = [self.space.check(c) for c in candidates]
             if not self._candidates:
                 raise ValueError("candidates must not be empty")
@@ -185,11 +225,20 @@ class BayesianOptimization(Searcher):
         try:
             with one_blas_thread():
                 config = self._model_suggest(level)
-        except Exception as err:  # a failed fit must not end a tuning run
-            logger.warning("Bayesian optimization failed (%s: %s); suggesting a random "
-                           "configuration instead", type(err).__name__, err)
+        except NUMERICAL_ERRORS as err:  # a failed fit must not end a tuning run
+            self._fall_back(err)
             config = None
         return config if config is not None else self._random_config()
+
+    def _fall_back(self, err):
+        self.n_fallbacks += 1
+        logger.warning("Bayesian optimization failed (%s: %s); suggesting a random "
+                       "configuration instead", type(err).__name__, err)
+        if self.n_fallbacks == 1:
+            warnings.warn(f"Bayesian optimization failed ({type(err).__name__}: {err}); "
+                          f"this suggestion, and any other whose model fails, is a random "
+                          f"configuration (counted in the searcher's n_fallbacks)",
+                          RuntimeWarning, stacklevel=2)
 
     def _initial_config(self):
         if self._candidates is not None:

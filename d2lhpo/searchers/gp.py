@@ -13,6 +13,10 @@ of the unit box (see :meth:`d2lhpo.Space.encode`). The hyperparameters are
 fitted by maximizing the log marginal likelihood (plus a weak log prior) with
 L-BFGS-B and analytic gradients, from a few starting points.
 
+The algebra is in pure functions: the kernel (:func:`matern52`), the posterior
+(:func:`posterior`) and the log marginal likelihood; :class:`GaussianProcess`
+holds a fit and calls them.
+
 Example:
     >>> gp = GaussianProcess(seed=0).fit(X, y)
     >>> mean, std = gp.predict(X_test)
@@ -22,10 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg import cho_factor, cho_solve, cholesky, solve_triangular
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 
@@ -96,9 +101,20 @@ def theta_bounds(dim: int) -> list[tuple]:
             + [log(BOUNDS["noise"])])
 
 
-def matern52_of_distance(r, variance=1.0):
-    """The Matérn-5/2 kernel as a function of the scaled distance ``r``."""
-    return variance * (1.0 + SQRT5 * r + 5.0 / 3.0 * r ** 2) * np.exp(-SQRT5 * r)
+def matern52_of_distance(r, variance=1.0, grad: bool = False):
+    """The Matérn-5/2 kernel as a function of the scaled distance ``r``:
+    ``s2 (1 + sqrt5 r + 5/3 r^2) exp(-sqrt5 r)``.
+
+    With ``grad``, also its derivative with respect to ``r**2``,
+    ``-5/6 s2 (1 + sqrt5 r) exp(-sqrt5 r)``: through ``r**2 = sum_d (x_d -
+    x'_d)**2 / l_d**2`` the chain rule gives the derivatives with respect to
+    the inputs and the lengthscales.
+    """
+    e = variance * np.exp(-SQRT5 * r)
+    k = (1.0 + SQRT5 * r + 5.0 / 3.0 * r ** 2) * e
+    if not grad:
+        return k
+    return k, -5.0 / 6.0 * (1.0 + SQRT5 * r) * e
 
 
 def matern52(X1, X2, lengthscales, variance=1.0) -> np.ndarray:
@@ -106,18 +122,56 @@ def matern52(X1, X2, lengthscales, variance=1.0) -> np.ndarray:
     return matern52_of_distance(cdist(X1 / lengthscales, X2 / lengthscales), variance)
 
 
-def posterior(X, y, params: GPParams, X_test):
-    """Posterior mean and variance of ``f`` at ``X_test`` given ``y`` at ``X``.
-
-    mean = m + k*^T (K + noise I)^-1 (y - m),  var = s2 - k*^T (K + noise I)^-1 k*.
-    (Add ``params.noise`` to the variance for that of a new observation.)
-    """
+def condition(X, y, params: GPParams):
+    """What the posterior needs from the data, computed once for many predictions:
+    the lower Cholesky factor ``L`` of ``K + noise I`` (``K = k(X, X)``) and
+    ``alpha = (K + noise I)^-1 (y - m)``."""
     K = matern52(X, X, params.lengthscales, params.variance) + params.noise * np.eye(len(X))
-    chol = cho_factor(K, lower=True)
-    k_star = matern52(X, X_test, params.lengthscales, params.variance)
-    mean = params.mean + k_star.T @ cho_solve(chol, y - params.mean)
-    var = params.variance - np.sum(k_star * cho_solve(chol, k_star), axis=0)
-    return mean, np.maximum(var, 0.0)
+    L = cholesky(K, lower=True)
+    return L, cho_solve((L, True), y - params.mean)
+
+
+def posterior(X, y, params: GPParams, X_test, grad: bool = False, full_cov: bool = False,
+              factor=None):
+    """Posterior mean and variance of ``f`` at the rows of ``X_test`` given ``y`` at ``X``.
+
+    mean = m + k*^T (K + noise I)^-1 (y - m),  var = s2 - k*^T (K + noise I)^-1 k*,
+    with ``k* = k(X, X_test)``; the variance as ``s2 - |w|^2`` with ``w = L^-1 k*``
+    (``L L^T = K + noise I``), at least 0. Add ``params.noise`` to the variance
+    for that of a new observation.
+
+    Args:
+        X, y: the observed inputs (n, d) and targets (n,).
+        params: the hyperparameters.
+        X_test: where to predict, shape (m, d).
+        grad: also return the gradients of the mean and the variance with
+            respect to ``X_test``, each of shape (m, d).
+        full_cov: return the posterior covariance (m, m) instead of the variances.
+        factor: ``condition(X, y, params)``, if already computed (``y`` is
+            then not read).
+    """
+    if grad and full_cov:
+        raise ValueError("posterior gives gradients of the variances only: "
+                         "pass grad=True or full_cov=True, not both")
+    L, alpha = condition(X, y, params) if factor is None else factor
+    ls = params.lengthscales
+    r = cdist(X_test / ls, X / ls)                                       # (m, n)
+    if grad:
+        k, dk_dr2 = matern52_of_distance(r, params.variance, grad=True)
+    else:
+        k = matern52_of_distance(r, params.variance)
+    mean = params.mean + k @ alpha
+    w = solve_triangular(L, k.T, lower=True, check_finite=False)        # (n, m)
+    if full_cov:
+        return mean, matern52(X_test, X_test, ls, params.variance) - w.T @ w
+    var = np.maximum(params.variance - np.sum(w ** 2, axis=0), 0.0)
+    if not grad:
+        return mean, var
+    v = solve_triangular(L, w, lower=True, trans="T", check_finite=False)  # K^-1 k*
+    # dk/dx_d = dk/d(r^2) * 2 (x_d - x'_d) / l_d^2
+    dk = (2.0 * dk_dr2)[..., None] * (X_test[:, None, :] - X[None, :, :]) / ls ** 2
+    return (mean, var, np.einsum("mnd,n->md", dk, alpha),
+            -2.0 * np.einsum("mnd,nm->md", dk, v))
 
 
 def squared_differences(X) -> np.ndarray:
@@ -138,8 +192,10 @@ def log_marginal_likelihood(theta, X, y, grad: bool = False, sq_diff=None):
     if sq_diff is None:
         sq_diff = squared_differences(X)
     r = np.sqrt(sq_diff @ (1.0 / p.lengthscales ** 2))
-    e = p.variance * np.exp(-SQRT5 * r)
-    K_f = (1.0 + SQRT5 * r + 5.0 / 3.0 * r ** 2) * e       # matern52_of_distance(r, s2)
+    if grad:
+        K_f, dK_dr2 = matern52_of_distance(r, p.variance, grad=True)
+    else:
+        K_f = matern52_of_distance(r, p.variance)
     chol = cho_factor(K_f + p.noise * np.eye(n), lower=True, check_finite=False)
     resid = y - p.mean
     alpha = cho_solve(chol, resid, check_finite=False)
@@ -148,9 +204,8 @@ def log_marginal_likelihood(theta, X, y, grad: bool = False, sq_diff=None):
     if not grad:
         return lml
     W = np.outer(alpha, alpha) - cho_solve(chol, np.eye(n), check_finite=False)
-    # dK/dlog(l_d) = s2 * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) * (x_d - x'_d)^2 / l_d^2
-    dK_dr2 = 5.0 / 3.0 * (1 + SQRT5 * r) * e
-    g_logl = np.tensordot(W * dK_dr2, sq_diff, axes=2) / p.lengthscales ** 2
+    # dK/dlog(l_d) = dK/d(r^2) * d(r^2)/dlog(l_d) = dK/d(r^2) * -2 (x_d - x'_d)^2 / l_d^2
+    g_logl = -2.0 * np.tensordot(W * dK_dr2, sq_diff, axes=2) / p.lengthscales ** 2
     g = np.concatenate([[alpha.sum(), 0.5 * np.sum(W * K_f)], 0.5 * g_logl,
                         [0.5 * p.noise * np.trace(W)]])
     return lml, g
@@ -226,7 +281,8 @@ def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
 
 class GaussianProcess:
     """A GP fitted to data: standardizes the targets, fits the hyperparameters
-    (or keeps fixed ones) and predicts with a cached Cholesky factor.
+    (or keeps fixed ones) and predicts with :func:`posterior` and a cached
+    Cholesky factor (:func:`condition`).
 
     Args:
         params: fixed hyperparameters (standardized units); None fits them.
@@ -242,6 +298,10 @@ class GaussianProcess:
 
     def __init__(self, params: GPParams | None = None, n_starts: int = 2, prior: bool = True,
                  standardize: bool = True, seed=None):
+        if params is not None and not isinstance(params, GPParams):
+            raise TypeError(f"params must be GPParams or None, got {params!r}")
+        if isinstance(n_starts, bool) or not isinstance(n_starts, numbers.Integral) or n_starts < 1:
+            raise ValueError(f"n_starts must be an integer >= 1, got {n_starts!r}")
         self.params, self.fixed = params, params is not None
         self.n_starts, self.prior, self.standardize = n_starts, prior, standardize
         self.rng = np.random.default_rng(seed)
@@ -265,11 +325,8 @@ class GaussianProcess:
         return self
 
     def _condition(self, X, z):
-        p = self.params
         self.X, self.z = X, z
-        K = matern52(X, X, p.lengthscales, p.variance) + p.noise * np.eye(len(X))
-        self.chol = cho_factor(K, lower=True)
-        self.alpha = cho_solve(self.chol, z - p.mean)
+        self.factor = condition(X, z, self.params)
 
     def fantasize(self, X_new) -> GaussianProcess:
         """A copy that also believes it saw its own posterior mean at ``X_new``
@@ -288,40 +345,25 @@ class GaussianProcess:
     def sample(self, X, n_samples: int = 1, seed=None) -> np.ndarray:
         """Functions drawn from the posterior, evaluated at the rows of ``X``:
         an array of shape (n_samples, m), in the units of y (without noise)."""
-        p = self.params
         X = np.atleast_2d(np.asarray(X, dtype=float))
-        mean, _ = self.predict(X)
-        k = matern52(self.X, X, p.lengthscales, p.variance)                # (n, m)
-        w = solve_triangular(self.chol[0], k, lower=True, check_finite=False)
-        cov = matern52(X, X, p.lengthscales, p.variance) - w.T @ w
+        mean, cov = posterior(self.X, self.z, self.params, X, full_cov=True, factor=self.factor)
         # cov = L L^T via eigenvectors: Cholesky fails where X is dense (the
         # covariance is singular up to rounding), an eigendecomposition does not.
         with one_blas_thread():
             eigenvalues, vectors = np.linalg.eigh(cov)
         L = vectors * np.sqrt(np.maximum(eigenvalues, 0.0))
         z = np.random.default_rng(seed).standard_normal((len(X), n_samples))
-        return mean + self.y_scale * (L @ z).T
+        return self.y_mean + self.y_scale * (mean + (L @ z).T)
 
     def predict(self, X, grad: bool = False):
         """Posterior mean and standard deviation of f at ``X`` (m, d), in the units
         of y; with ``grad``, also their gradients w.r.t. ``X``, each of shape (m, d)."""
-        p = self.params
         X = np.atleast_2d(np.asarray(X, dtype=float))
-        r = cdist(X / p.lengthscales, self.X / p.lengthscales)          # (m, n)
-        k = matern52_of_distance(r, p.variance)
-        mean = p.mean + k @ self.alpha
-        # var = s2 - k^T K^-1 k = s2 - |w|^2 with w = L^-1 k (K = L L^T)
-        w = solve_triangular(self.chol[0], k.T, lower=True, check_finite=False)
-        var = np.maximum(p.variance - np.sum(w ** 2, axis=0), 1e-12 * p.variance)
-        std = np.sqrt(var)
+        out = posterior(self.X, self.z, self.params, X, grad=grad, factor=self.factor)
+        mean, var = out[0], out[1]
+        std = np.sqrt(np.maximum(var, 1e-12 * self.params.variance))
         if not grad:
             return self.y_mean + self.y_scale * mean, self.y_scale * std
-        v = solve_triangular(self.chol[0], w, lower=True, trans="T", check_finite=False)
-        # dk/dx_d = -s2 * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) (x_d - x'_d) / l_d^2
-        diff = X[:, None, :] - self.X[None, :, :]                       # (m, n, d)
-        dk = -(p.variance * 5.0 / 3.0 * (1 + SQRT5 * r) * np.exp(-SQRT5 * r))[..., None] \
-            * diff / p.lengthscales ** 2                                 # (m, n, d)
-        dmean = np.einsum("mnd,n->md", dk, self.alpha)
-        dstd = -np.einsum("mnd,nm->md", dk, v) / std[:, None]            # dvar / (2 std)
+        dmean, dvar = out[2], out[3]
         return (self.y_mean + self.y_scale * mean, self.y_scale * std,
-                self.y_scale * dmean, self.y_scale * dstd)
+                self.y_scale * dmean, self.y_scale * dvar / (2.0 * std[:, None]))

@@ -96,18 +96,28 @@ class GridSearcher(Searcher):
         num_points = check_int("num_points", num_points, low=1, high=MAX_POINTS)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise ValueError(f"shuffle must be True or False, got {shuffle!r}")
-        axes = {name: domain.grid(num_points) for name, domain in self.space.domains.items()}
-        axes.update({name: [value] for name, value in self.space.constants.items()})
-        grid = Grid(self.space, axes)
-        if shuffle and grid.size > 1:
+        self.shuffle = bool(shuffle)
+        self._axes = {name: domain.grid(num_points)
+                      for name, domain in self.space.domains.items()}
+        self._axes.update({name: [value] for name, value in self.space.constants.items()})
+        self.grid = self._make_grid()
+        self._next = 0
+
+    def _make_grid(self) -> Grid:
+        grid = Grid(self.space, self._axes)
+        if self.shuffle and grid.size > 1:
             if grid.size <= PERMUTE_UP_TO:  # the same order as shuffling a list of the grid
                 grid.order = self.rng.permutation(grid.size)
             else:
                 for values in grid.axes.values():
                     values[:] = [values[j] for j in self.rng.permutation(len(values))]
                 grid.order = (self._unit_mod(grid.size), self._below(grid.size))
-        self.grid = grid
-        self._next = 0
+        return grid
+
+    def seed_from(self, seed):
+        super().seed_from(seed)
+        if not self.seed_given and self._next == 0:
+            self.grid = self._make_grid()  # shuffled with the derived seed
 
     @property
     def size(self) -> int:
