@@ -1,4 +1,4 @@
-"""Any arguments to RandomSearcher and GridSearcher are refused clearly or give a searcher that works.
+"""Any arguments to RandomSearcher and GridSearcher: refused clearly, or a searcher that works.
 
 Hypothesis draws each keyword from a mix of valid values and junk (NaN,
 huge ints, strings, lists, bools, None). A refusal is a ValueError whose
