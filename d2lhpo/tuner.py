@@ -122,11 +122,14 @@ class Tuner:
             journal = Journal.check_path(journal)
         self.checkpoint_dir = checkpoint_dir
         self.progress = progress
-        self.results = Results(self.metric, self.mode, scheduler.max_resource, self.constraints)
+        self.results = Results(self.metric, self.mode, scheduler.max_resource, self.constraints,
+                               settings={"space": repr(scheduler.searcher.space),
+                                         "scheduler": type(scheduler).__name__})
         self._seed_blocks: dict[int, list[int]] = {}
         self._restart: list[int] = []     # trials an interrupted run left running
         self._replayed: dict[int, float] = {}  # trial -> resource journaled before a resume
         self._columns: dict[int, dict] = {}    # trial -> its config columns, made once
+        self._seen_metric = False  # a report has held every metric named (so none is misspelt)
         if journal is not None and os.path.exists(journal) and os.path.getsize(journal) > 0:
             if not resume:
                 raise ValueError(f"journal {str(journal)!r} already holds a run: pass "
@@ -149,6 +152,11 @@ class Tuner:
         if old.max_resource != self.scheduler.max_resource:
             raise ValueError(f"journal {str(path)!r} ran to max_resource {old.max_resource!r}, "
                              f"this tuner to {self.scheduler.max_resource!r}")
+        for name, value in self.results.settings.items():
+            if name in old.settings and old.settings[name] != value:
+                raise ValueError(f"journal {str(path)!r} tuned with {name} "
+                                 f"{old.settings[name]}, this tuner with {value}: resume "
+                                 f"with the settings of the run that wrote it")
         for row in old.rows:
             self.results.append(row)
         self.results.jobs.extend(old.jobs)
@@ -317,6 +325,8 @@ class Tuner:
             if trial_id in self._replayed and _le(resource, self._replayed[trial_id]):
                 self.backend.decide(trial_id, True)  # journaled before the resume
                 return
+            if not self._seen_metric:
+                self._check_metric_names(report)
             bad = bad_metrics(report, self._checked_metrics)
             if bad:
                 self._fail(event, f"bad metric value: {', '.join(bad)}", report)
@@ -344,6 +354,16 @@ class Tuner:
             self._running.discard(trial_id)
             if trial.status in ("running", "paused"):
                 self._fail(event, event.error, event.report)
+
+    def _check_metric_names(self, report):
+        """The first report of a run must name the tuned metric and the constraints: a
+        misspelt name would fail every trial, so it stops the run with a clear error."""
+        missing = [m for m in self._checked_metrics if m not in report]
+        if missing and not any(r.get("status") != "failed" for r in self.results.rows):
+            names = sorted(k for k in report if k not in ("resource", "cost"))
+            raise ValueError(f"the objective reports {names}, not {missing[0]!r}: check "
+                             f"metric= (or constraints=) of the tuner and scheduler")
+        self._seen_metric = not missing
 
     def _feasible(self, report):
         return all(report.get(c, 1) <= 0 for c in self.constraints)

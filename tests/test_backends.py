@@ -1,6 +1,7 @@
 """Backends: the simulated clock, the in-process loop and a real process pool."""
 
 import os
+import sys
 import time
 
 import pytest
@@ -21,7 +22,7 @@ def costly(config, r0, r1):
 def drive(backend, go_on=True):
     """Wait for every event until no trial runs, deciding ``go_on`` after each result."""
     events = []
-    while backend.n_running() > 0:
+    while backend.n_free() < backend.n_workers:
         for event in backend.wait():
             events.append(event)
             if event.kind == "result":
@@ -257,3 +258,74 @@ def test_process_backend_under_the_tuner():
     assert len(df) == 8 and set(df.groupby("trial_id")["resource"].max()) == {2}
     assert (df.loc[df["resource"] == 2, "status"] == "completed").all()
     assert os.getpid() not in set(df["pid"]) and set(df["worker"]) <= {0, 1}
+
+
+# -- bad reports and timeouts ------------------------------------------------------
+BAD_REPORTS = [("cost", v) for v in ["1.5", float("inf"), float("nan"), -1.0, True, None]] + \
+    [("resource", v) for v in ["3", float("nan"), float("inf"), -1, True, None]]
+
+
+@pytest.mark.parametrize("key, value", BAD_REPORTS)
+def test_a_bad_report_fails_its_trial_and_the_run_goes_on(key, value):
+    """Before: cost="1.5" raised TypeError out of run(), cost=inf sent the clock to inf,
+    resource "3" raised in the tuner, a negative or NaN resource was accepted."""
+    def objective(config):
+        report = {"loss": config["x"], "cost": 1.0}
+        if config["x"] == 0.9:
+            report[key] = value
+        return report
+
+    points = [{"x": 0.9}, {"x": 0.1}, {"x": 0.2}]
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher({"x": hpo.uniform(0, 1)}, seed=0,
+                                                     points_to_evaluate=points))
+    results = hpo.Tuner(objective, scheduler, backend="simulated", metric="loss",
+                        progress=False).run(max_trials=3)
+    trials = results.trials()
+    assert trials["status"].tolist() == ["failed", "completed", "completed"]
+    assert f"'{key}'" in trials.loc[0, "error"] and repr(value) in trials.loc[0, "error"]
+    assert results.df["time"].max() == 2.0  # two steps of 1 s; the bad one cost nothing
+
+
+def test_simulated_timeout_applies_to_the_simulated_cost():
+    backend = hpo.SimulatedBackend()
+    backend.open(costly, 2, "loss", timeout=2.0)
+    backend.start(0, {"cost": 5.0}, 0, 1, {})
+    backend.start(1, {"cost": 1.0}, 0, 2, {})
+    events = drive(backend)
+    assert brief(events) == [("result", 1, 1.0, 1), ("failed", 0, 2.0, 0),
+                             ("result", 1, 2.0, 1), ("done", 1, 2.0, 1)]
+    assert "timed out after 2 s" in events[1].error
+
+
+def test_simulated_wait_timeout_counts_simulated_seconds():
+    backend = hpo.SimulatedBackend()
+    backend.open(costly, 1, "loss")
+    assert backend.wait(timeout=1.0) == []  # nothing runs
+    backend.start(0, {"cost": 5.0}, 0, 1, {})
+    assert backend.wait(timeout=3.0) == [] and backend.now() == 3.0
+    [event] = backend.wait(timeout=3.0)
+    assert (event.kind, event.time) == ("result", 5.0)
+
+
+def test_step_helper_classifies_what_an_objective_does():
+    from d2lhpo.backends.base import step
+
+    def objective(kind):
+        yield {"resource": 1}
+        if kind == "exit":
+            sys.exit(3)
+        if kind == "raise":
+            raise ValueError("no")
+        if kind == "interrupt":
+            raise KeyboardInterrupt
+
+    for kind, expected in [("return", "done"), ("exit", "failed"), ("raise", "failed")]:
+        it = objective(kind)
+        assert step(it) == ("result", {"resource": 1}, None)
+        got, report, error = step(it)
+        assert (got, report) == (expected, None)
+        assert (error is None) == (expected == "done")
+    it = objective("interrupt")
+    step(it)
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C is the tuner's to handle
+        step(it)

@@ -166,10 +166,10 @@ def test_models_the_highest_resource_level_with_enough_observations():
     for x in (0.1, 0.2, 0.3, 0.4):
         searcher.observe({"x": x}, {"y": x, "resource": 1})
     searcher.observe({"x": 0.1}, {"y": 0.5, "resource": 3})
-    assert searcher._model_level() == 1
+    assert searcher.model_level == 1
     for x in (0.2, 0.3):
         searcher.observe({"x": x}, {"y": x, "resource": 3})
-    assert searcher._model_level() == 3
+    assert searcher.model_level == 3
     assert 0 <= searcher.suggest()["x"] <= 1
 
 
@@ -209,7 +209,7 @@ def test_runs_as_the_searcher_of_asha():
                         progress=False).run(max_trials=24)
     assert (results.df["status"] != "failed").all()
     assert results.df["trial_id"].nunique() == 24
-    assert searcher._model_level() is not None
+    assert searcher.model_level is not None
 
 
 def test_round_to_space_is_decode_then_encode():
@@ -299,7 +299,7 @@ def test_runs_as_the_searcher_of_synchronous_schedulers(make):
                         metric="value", mode="min", progress=False).run(max_trials=30)
     assert (results.df["status"] != "failed").all()
     assert results.df["trial_id"].nunique() == 30
-    assert searcher._model_level() is not None
+    assert searcher.model_level is not None
     configs = results.df.groupby("trial_id")[["config_x1", "config_x2"]].first()
     assert not configs.duplicated().any()
 

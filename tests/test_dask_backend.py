@@ -368,6 +368,55 @@ def test_bad_arguments_raise():
         DaskBackend(n_workers=0)
     with pytest.raises(ValueError, match="close_timeout.*-1"):
         DaskBackend(close_timeout=-1)
+    for kwargs in [{"dashboard_port": -1}, {"dashboard_port": 99999}, {"dashboard_port": "abc"},
+                   {"dashboard_port": True}, {"close_timeout": float("nan")},
+                   {"close_timeout": float("inf")}, {"close_timeout": "1"}, {"n_workers": True},
+                   {"n_workers": 1.5}, {"worker_retries": True}, {"worker_retries": -1}]:
+        [(name, value)] = kwargs.items()
+        with pytest.raises(ValueError, match=f"{name}.*{value!r}"):
+            DaskBackend(**kwargs)
+
+
+def sleeper(config):
+    """Sleeps for ever for x = 0.5, else briefly."""
+    while config["x"] == 0.5:
+        time.sleep(0.1)
+    time.sleep(0.1)
+    return config["x"]
+
+
+class Timed(DaskBackend):
+    def open(self, objective, n_workers, metric, timeout=None):
+        super().open(objective, n_workers, metric, timeout=1)
+
+
+def test_a_step_past_the_timeout_fails_its_trial_and_the_run_goes_on(client):
+    client.wait_for_workers(2, timeout=120)
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(
+        SPACE, seed=0, points_to_evaluate=[{"x": 0.5}, {"x": 0.1}]), metric="loss")
+    t = time.monotonic()
+    results = hpo.Tuner(sleeper, scheduler, backend=Timed(client), progress=False).run(
+        max_trials=5)
+    trials = results.trials()
+    assert len(trials) == 5 and trials.loc[0, "status"] == "failed"
+    assert trials.loc[0, "error"] == "timed out after 1 s"
+    assert (trials.loc[1:, "status"] == "completed").all()
+    assert time.monotonic() - t < 30
+    client.wait_for_workers(2, timeout=120)  # the stuck worker restarted
+
+
+def test_wait_returns_nothing_when_nothing_happens_in_time(client):
+    client.wait_for_workers(2, timeout=120)
+    backend = DaskBackend(client, close_timeout=0.1)
+    backend.open(sleeper, 2, "loss")
+    try:
+        assert backend.wait(timeout=0.1) == []  # no trial runs
+        backend.start(0, {"x": 0.5}, 0, 1, {})
+        t = time.monotonic()
+        assert backend.wait(timeout=0.5) == []
+        assert 0.5 <= time.monotonic() - t < 5
+    finally:
+        backend.close()
 
 
 def test_a_run_killed_on_a_cluster_resumes_from_its_journal(client, tmp_path):

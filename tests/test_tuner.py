@@ -205,3 +205,66 @@ def test_bad_arguments_raise(kwargs, match):
     args = {"objective": lambda c: c["x"], "scheduler": fifo(), **kwargs}
     with pytest.raises(ValueError, match=match):
         hpo.Tuner(**args)
+
+
+def test_a_misspelt_metric_stops_the_run_at_once_naming_the_metrics_reported():
+    calls = []
+
+    def objective(config):
+        calls.append(config)
+        return {"error": config["x"], "n_params": 3.0}
+
+    tuner = hpo.Tuner(objective, fifo(), metric="eror", progress=False)
+    with pytest.raises(ValueError, match=r"reports \['error', 'n_params'\], not 'eror'"):
+        tuner.run(max_trials=10)
+    assert len(calls) == 1
+
+
+def test_constraints_must_be_a_list_of_names():
+    with pytest.raises(ValueError, match="constraints must be a list"):
+        hpo.Tuner(lambda c: c["x"], fifo(), constraints="cost")
+
+
+@pytest.mark.parametrize("journal, match", [("x.csv", ".jsonl"), ("d.jsonl", "directory")])
+def test_a_journal_must_be_a_jsonl_file(tmp_path, journal, match):
+    (tmp_path / "d.jsonl").mkdir()
+    with pytest.raises(ValueError, match=match):
+        hpo.Tuner(lambda c: c["x"], fifo(), journal=tmp_path / journal)
+
+
+def test_resuming_with_another_space_or_max_resource_raises(tmp_path):
+    def stepwise(config, r0, r1):
+        for r in range(int(r0) + 1, int(r1) + 1):
+            yield {"resource": r, "objective": config["x"]}
+
+    def tuner(space, max_resource=3, resume=False):
+        scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(space, seed=0),
+                                      max_resource=max_resource)
+        return hpo.Tuner(stepwise, scheduler, journal=tmp_path / "run.jsonl", resume=resume,
+                         progress=False)
+
+    tuner({"x": hpo.uniform(0, 1)}).run(max_trials=2)
+    with pytest.raises(ValueError, match="space"):
+        tuner({"x": hpo.uniform(0, 2)}, resume=True)
+    with pytest.raises(ValueError, match="max_resource"):
+        tuner({"x": hpo.uniform(0, 1)}, max_resource=5, resume=True)
+
+
+def test_a_target_ends_the_run_when_a_full_result_reaches_it():
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(branin.space, seed=0))
+    results = hpo.Tuner(branin, scheduler, backend="simulated", n_workers=4, seed=0,
+                        progress=False).run(max_trials=500, target=2.0)
+    values = results.df["value"].to_numpy()
+    assert values[-1] <= 2.0 and (values[:-1] > 2.0).all()  # ends at the first that does
+    with pytest.raises(ValueError, match="target"):
+        hpo.Budget(target=float("nan"))
+
+
+def test_one_master_seed_makes_a_run_reproducible():
+    def tune(seed):
+        scheduler = hpo.ASHA(hpo.RandomSearcher(branin.space), max_resource=1, min_resource=0.5)
+        return hpo.Tuner(branin, scheduler, backend="simulated", n_workers=2, seed=seed,
+                         progress=False).run(max_trials=20).df
+
+    pd.testing.assert_frame_equal(tune(3), tune(3))
+    assert not tune(3)["config_x1"].equals(tune(4)["config_x1"])

@@ -1,7 +1,8 @@
 """Write student versions of the notebooks: the same cells minus the solutions.
 
 A solution is any cell tagged ``solution`` (see the notebook conventions in the
-README); the exercises themselves stay. Outputs are cleared.
+README); the exercises themselves stay. Cells tagged ``check`` (the asserts
+that keep the prose honest) are dropped too. Outputs are cleared.
 
 Usage:
     python tools/student_version.py notebooks/*.ipynb [--out _output/student]
@@ -17,9 +18,10 @@ import nbformat
 
 
 def student_version(nb):
-    """Return a copy of ``nb`` without solution cells and without outputs."""
+    """Return a copy of ``nb`` without solution and check cells and without outputs."""
     nb = nbformat.from_dict(nb)  # a deep copy: the caller's notebook is untouched
-    nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
+    nb.cells = [c for c in nb.cells
+                if not {"solution", "check"} & set(c.metadata.get("tags", []))]
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -37,7 +39,7 @@ def main(argv=None) -> int:
         student = student_version(nb)
         nbformat.write(student, args.out / path.name)
         print(f"{args.out / path.name}: dropped {len(nb.cells) - len(student.cells)} "
-              f"solution cell(s)")
+              f"solution and check cell(s)")
     return 0
 
 

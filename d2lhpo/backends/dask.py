@@ -6,8 +6,12 @@ import contextlib
 import importlib
 import itertools
 import logging
+import math
+import numbers
 import os
 import pickle
+import queue
+import signal
 import threading
 import time
 import traceback
@@ -17,7 +21,8 @@ from collections import deque
 import distributed
 
 from ..objectives.base import run_objective
-from .base import Backend, Event
+from .base import Backend, Event, close_steps, step, timeout_error
+from .local import _sigint_ignored_by_children
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,15 @@ def _decision(decisions, attempt: str) -> bool:
 
 def _ready(objective) -> None:
     """Nothing: unpickling the objective on a worker imports what it needs (torch...)."""
+
+
+class _IgnoreCtrlC(distributed.WorkerPlugin):
+    """On the workers of the cluster the backend starts (and those the nanny restarts):
+    Ctrl-C, which reaches the whole process group, is the tuner's to handle."""
+
+    def setup(self, worker):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _queues: dict = {}  # this worker process's handles on the tuners' event queues
@@ -92,7 +106,7 @@ def _starting_point(checkpoint, r0):
 
 
 def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_name,
-               decisions_name):
+               decisions_name, timed=False):
     """Runs on a Dask worker: one report at a time, waiting for the decision after each
     but the last. At ``r1`` there is nothing left to stop: no round trip to pay, and
     the last report travels with the news that the objective returned."""
@@ -110,13 +124,15 @@ def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_nam
             held.clear()
 
     try:
+        if timed:  # the tuner times the step from now, not from when the task was queued
+            events.put(pickle.dumps([("started", run, attempt, worker.name,
+                                      {"address": worker.address}, 0.0, None, False)]))
         it = run_objective(objective, config, r0, r1, metric, spec, **context)
         while True:
             t = time.perf_counter()
-            try:
-                report = next(it)
-            except StopIteration:
-                send("done")
+            kind, report, error = step(it)
+            if kind != "result":
+                send(kind, error=error)
                 return
             if held:  # a report beyond r1: the one before goes first
                 events.put(pickle.dumps(held))
@@ -125,13 +141,14 @@ def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_nam
             send("result", report, time.perf_counter() - t, waits=waits)
             if waits:
                 if _abandoned():  # the tuner closed while this step ran
-                    it.close()
+                    close_steps(it)
                     return
                 decisions = decisions or distributed.Queue(decisions_name)
                 if not _decision(decisions, attempt):
-                    it.close()
+                    close_steps(it)
                     return
-    except Exception:
+    except Exception:  # noqa: BLE001 - e.g. a report that does not pickle
+        held.clear()
         send("failed", error=traceback.format_exc(limit=-3))
     finally:
         if decisions is not None:
@@ -207,51 +224,78 @@ class DaskBackend(Backend):
                  close_timeout: float = 60.0):
         if client is not None and not isinstance(client, distributed.Client):
             raise ValueError(f"client must be a distributed.Client, got {client!r}")
-        if n_workers is not None and (not isinstance(n_workers, int) or n_workers < 1):
+        if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int)
+                                      or n_workers < 1):
             raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
-        if not isinstance(worker_retries, int) or worker_retries < 0:
+        if (isinstance(worker_retries, bool) or not isinstance(worker_retries, int)
+                or worker_retries < 0):
             raise ValueError(f"worker_retries must be an integer >= 0, got {worker_retries!r}")
+        if dashboard_port is not None and (
+                isinstance(dashboard_port, bool) or not isinstance(dashboard_port, int)
+                or not 0 <= dashboard_port <= 65535):
+            raise ValueError(f"dashboard_port must be a port number in 0..65535 (0: any free "
+                             f"port) or None, got {dashboard_port!r}")
+        if (isinstance(close_timeout, bool) or not isinstance(close_timeout, numbers.Real)
+                or not 0 <= close_timeout < math.inf):
+            raise ValueError(f"close_timeout must be finite seconds >= 0, got {close_timeout!r}")
         self.client, self._own = client, client is None
         self.local_workers, self.worker_retries = n_workers, worker_retries
-        if not isinstance(close_timeout, (int, float)) or close_timeout < 0:
-            raise ValueError(f"close_timeout must be seconds >= 0, got {close_timeout!r}")
-        self.dashboard_port, self.close_timeout = dashboard_port, close_timeout
+        self.dashboard_port, self.close_timeout = dashboard_port, float(close_timeout)
 
-    def open(self, objective, n_workers, metric):
+    def open(self, objective, n_workers, metric, timeout=None):
         if self._own:
             # The scheduler serves HTTP (health checks; the dashboard if asked) on loopback.
             http = {"dashboard": self.dashboard_port is not None,
                     "dashboard_address": f"127.0.0.1:{self.dashboard_port or 0}"}
-            cluster = distributed.LocalCluster(
-                n_workers=self.local_workers or n_workers, threads_per_worker=1,
-                processes=True, host="127.0.0.1", silence_logs=logging.ERROR,
-                scheduler_kwargs={"allowed_failures": self.worker_retries, **http})
+            with _sigint_ignored_by_children():  # workers born deaf to Ctrl-C
+                cluster = distributed.LocalCluster(
+                    n_workers=self.local_workers or n_workers, threads_per_worker=1,
+                    processes=True, host="127.0.0.1", silence_logs=logging.ERROR,
+                    scheduler_kwargs={"allowed_failures": self.worker_retries, **http})
             self.client = distributed.Client(cluster, set_as_default=False)
-        super().open(objective, sum(self.client.nthreads().values()), metric)
+            self.client.register_plugin(_IgnoreCtrlC(), name="d2lhpo-ignore-ctrl-c")
+        super().open(objective, sum(self.client.nthreads().values()), metric, timeout)
         # Import this module and the objective's on every worker now, not in the first
         # trials (and their times).
         self.client.run(importlib.import_module, __name__)
         self.client.run(_ready, objective)
         self._name = f"d2lhpo-{uuid.uuid4().hex[:8]}"
         self._events = distributed.Queue(f"{self._name}-events", client=self.client)
+        # A thread hands the event queue's messages over, so that wait() can time out
+        # (a distributed Queue.get that times out logs an error, dask/distributed#2855)
+        # and Ctrl-C interrupts it at once.
+        self._received: queue.SimpleQueue = queue.SimpleQueue()
+        self._reader = threading.Thread(target=self._read, name="d2lhpo-dask-events",
+                                        daemon=True)
+        self._reader.start()
         self._seq = itertools.count()
         self._runs: dict[int, dict] = {}    # run (one start call) -> its task and state
         self._active: dict[int, int] = {}   # trial_id -> run, while the trial holds a worker
         self._workers: dict = {}            # worker name -> index (kept across restarts)
         self.worker_names: list = []        # index -> the Dask worker's name
         self._inbox: deque = deque()      # messages received, not handled yet
-        self._closing = False
+        self._closing = self._interrupted = False
         self._t0 = time.perf_counter()
+
+    def _read(self):
+        """In a thread: pass each message of the event queue on, until the backend closes."""
+        with contextlib.suppress(BaseException):  # the client closed under it
+            while True:
+                message = self._events.get()
+                self._received.put(message)
+                if message is None:
+                    return
 
     def start(self, trial_id, config, r0, r1, context, delay=0.0):
         run = next(self._seq)
         name = f"{self._name}-run{run}"
         future = self.client.submit(
             _run_trial, self.objective, self.spec, run, config, r0, r1, self.metric, context,
-            self._events.name, name, key=f"{name}-trial{trial_id}", pure=False)
+            self._events.name, name, self.timeout is not None, key=f"{name}-trial{trial_id}",
+            pure=False)
         self._runs[run] = {"trial_id": trial_id, "future": future, "name": name,
                            "decisions": None, "attempt": None, "waits": False, "old": set(),
-                           "reports": 0, "replay": 0}
+                           "reports": 0, "replay": 0, "deadline": None, "address": None}
         self._active[trial_id] = run
         future.add_done_callback(lambda f: self._on_task_end(run, f))
 
@@ -275,13 +319,61 @@ class DaskBackend(Backend):
     def wait(self, timeout=None):
         # One event per call: the tuner decides on a result before it hears that the
         # trial's objective returned (both may come in one message).
-        event = None
-        while event is None:
-            if not self._inbox:
-                self._inbox.extend(pickle.loads(self._events.get()))  # blocks
-            event = self._on_message(*self._inbox.popleft())
-            self._forget_finished()
-        return [event]
+        end = None if timeout is None else time.monotonic() + timeout
+        try:
+            while self._inbox or self._active:
+                if not self._inbox:
+                    deadlines = [self._runs[run]["deadline"] for run in self._active.values()]
+                    wake = min([d for d in deadlines if d is not None]
+                               + ([end] if end is not None else []), default=None)
+                    try:
+                        message = self._received.get(
+                            timeout=None if wake is None else max(0.0, wake - time.monotonic()))
+                        self._inbox.extend(pickle.loads(message))
+                    except queue.Empty:
+                        pass
+                event = self._on_message(*self._inbox.popleft()) if self._inbox else None
+                event = event or self._timed_out()
+                self._forget_finished()
+                if event is not None:
+                    return [event]
+                if end is not None and time.monotonic() >= end:
+                    break
+            return []
+        except KeyboardInterrupt:
+            self._interrupted = True  # close() then waits for no step
+            raise
+
+    def _timed_out(self):
+        """A failed event for a step that ran past the timeout, whose task is cancelled
+        and whose worker restarted; or None."""
+        now = time.monotonic()
+        for trial_id, run in list(self._active.items()):
+            info = self._runs[run]
+            if info["deadline"] is not None and now >= info["deadline"]:
+                del self._active[trial_id]
+                self.client.cancel([info["future"]], force=True)
+                self._restart(info["address"])
+                return Event("failed", trial_id, self.now(), -1, duration=self.timeout,
+                             error=timeout_error(self.timeout))
+        return None
+
+    def _restart(self, address):
+        """Restart the worker at ``address`` (in a thread: it takes seconds), so that a
+        step stuck in it stops; a worker without a nanny cannot be, and stays busy."""
+        worker = self.client.scheduler_info()["workers"].get(address, {})
+        if not worker.get("nanny"):
+            logger.warning("the Dask worker %s has no nanny to restart it: the step that "
+                           "timed out keeps its thread until it returns", address)
+            return
+
+        def restart():
+            try:
+                self.client.restart_workers([address], raise_for_error=False)
+            except Exception as e:  # noqa: BLE001 - the run may be over
+                logger.warning("could not restart the Dask worker %s: %r", address, e)
+
+        threading.Thread(target=restart, name="d2lhpo-dask-restart", daemon=True).start()
 
     def _on_message(self, kind, run, attempt, worker, report, duration, error, waits):
         info = self._runs.get(run)
@@ -306,10 +398,17 @@ class DaskBackend(Backend):
             info["attempt"] = attempt
         if not live:  # the trial ended already (a retry of a stopped trial)
             return self._answer(info, attempt, waits, False)
+        if kind == "started":
+            info["address"] = report["address"]
+            info["deadline"] = time.monotonic() + self.timeout
+            return None
         if kind == "result" and info["replay"] > 0:  # the dead attempt reported it already
             info["replay"] -= 1
+            if self.timeout is not None:
+                info["deadline"] = time.monotonic() + self.timeout
             return self._answer(info, attempt, waits, True)
         info["waits"] = waits
+        info["deadline"] = None
         if kind == "result":
             info["reports"] += 1
         else:
@@ -348,6 +447,8 @@ class DaskBackend(Backend):
         info["waits"] = False
         if not go_on:
             del self._active[trial_id]
+        elif self.timeout is not None:
+            info["deadline"] = time.monotonic() + self.timeout
 
     def now(self):
         return time.perf_counter() - self._t0
@@ -357,27 +458,39 @@ class DaskBackend(Backend):
         # Every step still running (waiting for a decision or not) stops at its next
         # report. Wait for that, as an executor's shutdown does: a step left running would
         # write checkpoints into a folder the tuner removes next, and keep its worker busy.
+        # After Ctrl-C, wait for none: the user wants the results now.
         running = [info for info in self._runs.values() if not info["future"].done()]
         for info in running:
             self._answer(info, _ALL, True, False)
         try:
-            if running:
+            if running and not self._interrupted:
                 with self.client.as_current():  # wait() looks for the default client
                     distributed.wait([info["future"] for info in running],
                                      timeout=self.close_timeout)
         except TimeoutError:
-            late = [info["future"] for info in running if not info["future"].done()]
             logger.warning("%d trial step(s) still running %g s after the run ended; "
                            "cancelled, they stop at their next report",
-                           len(late), self.close_timeout)
-            self.client.cancel(late)
+                           sum(not info["future"].done() for info in running),
+                           self.close_timeout)
+        except KeyboardInterrupt:
+            self._interrupted = True
+        late = [info["future"] for info in running if not info["future"].done()]
+        if late:
+            self.client.cancel(late, force=True)
         for info in self._runs.values():
             if info["decisions"] is not None:
                 info["decisions"].close()
         self._runs.clear()
+        self._events.put(None)  # the reader thread ends
+        self._reader.join(5)
         self._events.close()
         if self._own:
             cluster = self.client.cluster
+            # No step of ours runs there now (or none we wait for): kill its workers rather
+            # than wait seconds for each to shut down.
+            for nanny in list(cluster.workers.values()):
+                with contextlib.suppress(Exception):
+                    os.kill(nanny.process.process.pid, signal.SIGKILL)
             self.client.close()
             cluster.close()
             self.client = None

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import traceback
+import math
+import numbers
 
 from ..objectives.base import run_objective
-from .base import Backend, Event
+from .base import Backend, Event, close_steps, step, timeout_error
 
 
 class SimulatedBackend(Backend):
     """Replays objectives on a simulated clock: a step that reports ``"cost": 60``
     occupies its worker for 60 simulated seconds, and events come back in time
     order. Decisions are exactly those a real run would see, in a fraction of
-    the time; runs are deterministic.
+    the time; runs are deterministic. A ``timeout`` given to ``open`` applies to
+    the simulated cost: a step that costs more fails at ``timeout`` seconds, as
+    it would on a real backend; ``wait(timeout)`` counts simulated seconds too.
 
     Args:
         charge_decisions: add the scheduler's measured decision time (real
@@ -29,8 +32,8 @@ class SimulatedBackend(Backend):
     def __init__(self, charge_decisions: bool = False):
         self.charge_decisions = charge_decisions
 
-    def open(self, objective, n_workers, metric):
-        super().open(objective, n_workers, metric)
+    def open(self, objective, n_workers, metric, timeout=None):
+        super().open(objective, n_workers, metric, timeout)
         self.clock = 0.0
         self._free = list(range(n_workers))
         self._queue: list = []
@@ -47,18 +50,24 @@ class SimulatedBackend(Backend):
 
     def _advance(self, trial_id, t):
         it, worker = self._trials[trial_id]
-        try:
-            report = next(it)
-        except StopIteration:
-            return self._push(t, Event("done", trial_id, t, worker))
-        except Exception:
-            return self._push(t, Event("failed", trial_id, t, worker,
-                                       error=traceback.format_exc(limit=-3)))
-        cost = report.pop("cost", None)
-        if cost is None or not cost >= 0:
-            error = (f"the simulated backend needs each report's 'cost' in seconds "
-                     f"(>= 0), got {cost!r} in {report!r}")
+        kind, report, error = step(it)
+        if kind != "result":
+            return self._push(t, Event(kind, trial_id, t, worker, error=error))
+        cost = given = report.pop("cost", None)
+        if cost.__class__ is not float and cost.__class__ is not int and (
+                isinstance(cost, bool) or not isinstance(cost, numbers.Real)):
+            cost = None
+        if cost is None or not 0 <= cost < math.inf:  # also false for NaN
+            close_steps(it)
+            error = (f"the simulated backend needs each report's 'cost': finite seconds "
+                     f">= 0, got {given!r} in {report!r}")
             return self._push(t, Event("failed", trial_id, t, worker, report, error=error))
+        if self.timeout is not None and cost > self.timeout:
+            close_steps(it)
+            t += self.timeout
+            return self._push(t, Event("failed", trial_id, t, worker, {}, self.timeout,
+                                       f"{timeout_error(self.timeout)} (simulated: the step "
+                                       f"cost {cost:g} s)"))
         self._push(t + cost, Event("result", trial_id, t + cost, worker, report, cost))
 
     def _push(self, t, event):
@@ -68,6 +77,11 @@ class SimulatedBackend(Backend):
         return len(self._free)
 
     def wait(self, timeout=None):
+        if not self._queue:
+            return []
+        if timeout is not None and self._queue[0][0] > self.clock + timeout:
+            self.clock += timeout
+            return []
         t, _, event = heapq.heappop(self._queue)
         self.clock = t
         if event.kind != "result":
@@ -78,7 +92,7 @@ class SimulatedBackend(Backend):
         if go_on:
             self._advance(trial_id, self.clock)
         else:
-            self._trials[trial_id][0].close()
+            close_steps(self._trials[trial_id][0])
             self._release(trial_id)
 
     def _release(self, trial_id):
@@ -90,5 +104,5 @@ class SimulatedBackend(Backend):
 
     def close(self):
         for it, _ in self._trials.values():
-            it.close()
+            close_steps(it)
         self._trials.clear()

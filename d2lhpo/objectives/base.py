@@ -26,9 +26,6 @@ import numbers
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-CONTEXT_KEYS = ("seed", "checkpoint")
-
-
 def _parameters(fn) -> dict:
     try:
         return dict(inspect.signature(fn).parameters)
@@ -82,7 +79,11 @@ def run_objective(objective, config: dict, r0: float, r1: float, metric: str,
 
 
 def normalize_report(report, metric: str, default_resource: float = 1) -> dict:
-    """A report as a dict with ``resource``; a bare number becomes ``{metric: value}``."""
+    """A report as a dict with ``resource``; a bare number becomes ``{metric: value}``.
+
+    Raises TypeError or ValueError (which fail the trial) for a report that is neither,
+    or whose resource is not a finite number >= 0.
+    """
     if not isinstance(report, dict):  # a dict is the usual case; ABC checks are slow
         if isinstance(report, numbers.Real) and not isinstance(report, bool):
             return {"resource": default_resource, metric: float(report)}
@@ -90,7 +91,14 @@ def normalize_report(report, metric: str, default_resource: float = 1) -> dict:
             raise TypeError(f"an objective must return a number or a dict of metrics, "
                             f"got {type(report).__name__}: {report!r}")
     out = dict(report)
-    out.setdefault("resource", default_resource)
+    resource = out.setdefault("resource", default_resource)
+    if resource.__class__ is not int and resource.__class__ is not float and (
+            isinstance(resource, bool) or not isinstance(resource, numbers.Real)):
+        raise TypeError(f"a report's 'resource' must be a number, got "
+                        f"{type(resource).__name__} {resource!r} in {report!r}")
+    if not 0 <= resource < math.inf:  # also false for NaN
+        raise ValueError(f"a report's 'resource' must be finite and >= 0, got {resource!r} "
+                         f"in {report!r}")
     return out
 
 

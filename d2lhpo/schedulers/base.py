@@ -29,7 +29,6 @@ from ..results import BASE_COLUMNS, CONFIG_PREFIX
 from ..searchers.base import Searcher
 from .rungs import skipped_rung
 
-STATUSES = ("running", "paused", "stopped", "completed", "failed")
 logger = logging.getLogger(__name__)
 
 

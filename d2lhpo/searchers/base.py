@@ -109,15 +109,16 @@ class Searcher:
             self.metric = metric
         self._mode = self._mode or mode or "min"
 
-    def seed_from(self, seed: int) -> None:
-        """Derive the seed from a run's master ``seed`` unless one was given here.
-
-        Called by the tuner (through the scheduler) before the first suggestion,
-        so that ``Tuner(seed=s)`` makes a run reproducible on its own.
-        """
+    def seed_from(self, seed) -> None:
+        """Derive the random state from a tuner's master ``seed``, unless a seed was
+        given at construction (an explicit seed wins)."""
         seed = check_int("seed", seed, low=0)
         if not self.seed_given:
             self.rng = np.random.default_rng([seed, 1])  # the scheduler derives [seed, 2]
+            self._reseeded()
+
+    def _reseeded(self) -> None:
+        """Subclasses that drew from ``self.rng`` at construction draw again here."""
 
     def suggest(self) -> dict | None:
         """The next configuration to evaluate, or None when exhausted."""

@@ -150,10 +150,6 @@ class BayesianOptimization(Searcher):
         self.n_local = _check_int("n_local", n_local, 0)
         self.n_starts = _check_int("n_starts", n_starts, 1)
         self.n_fallbacks = 0   # suggestions made at random because the model failed
-        size = 2 ** math.ceil(math.log2(num_initial))   # Sobol points come in powers of 2
-        self._design = (qmc.Sobol(self.space.dim, scramble=True, seed=self.rng).random(size)
-                        if self.space.dim else np.zeros((1, 0)))
-        self._design_next = 0
         self._candidates = None
         if candidates is not None:
             if isinstance(candidates, (str, Mapping)) or not hasattr(candidates, "__iter__"):
@@ -164,10 +160,19 @@ class BayesianOptimization(Searcher):
                 raise ValueError("candidates must not be empty")
             self._candidate_X = np.array([self.space.encode(c) for c in self._candidates])
             self._candidate_keys = [config_key(c) for c in self._candidates]
-            self._candidate_order = list(self.rng.permutation(len(self._candidates)))
+        self._reseeded()
         self._data: dict[float, dict[tuple, tuple]] = {}   # level -> key -> (x, values)
         self._seen: set[tuple] = set()
         self._params = {}   # last fitted GP hyperparameters, per modelled metric (warm starts)
+
+    def _reseeded(self):
+        """Draw the initial design (and the random order of candidates) from ``self.rng``."""
+        size = 2 ** math.ceil(math.log2(self.num_initial))  # Sobol points come in powers of 2
+        self._design = (qmc.Sobol(self.space.dim, scramble=True, seed=self.rng).random(size)
+                        if self.space.dim else np.zeros((1, 0)))
+        self._design_next = 0
+        if self._candidates is not None:
+            self._candidate_order = list(self.rng.permutation(len(self._candidates)))
 
     @property
     def objectives(self) -> list[tuple[str, str]]:
@@ -213,13 +218,15 @@ class BayesianOptimization(Searcher):
                 return config
         return None
 
-    def _model_level(self):
-        """The highest resource level with at least ``num_initial`` observations."""
+    @property
+    def model_level(self):
+        """The resource level the model is fitted on: the highest one with at least
+        ``num_initial`` observations (None while there is none)."""
         levels = [lv for lv, data in self._data.items() if len(data) >= self.num_initial]
         return max(levels) if levels else None
 
     def _suggest(self):
-        level = self._model_level()
+        level = self.model_level
         if level is None or self.space.dim == 0:
             return self._initial_config()
         try:

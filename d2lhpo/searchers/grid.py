@@ -114,10 +114,8 @@ class GridSearcher(Searcher):
                 grid.order = (self._unit_mod(grid.size), self._below(grid.size))
         return grid
 
-    def seed_from(self, seed):
-        super().seed_from(seed)
-        if not self.seed_given and self._next == 0:
-            self.grid = self._make_grid()  # shuffled with the derived seed
+    def _reseeded(self):
+        self.grid = self._make_grid()  # shuffled with the derived seed
 
     @property
     def size(self) -> int:

@@ -1,0 +1,30 @@
+"""A tuning run that tests/test_interrupts.py interrupts (Ctrl-C) or kills (kill -9).
+
+    python tests/interrupt_job.py BACKEND N_WORKERS DIR JOURNAL
+
+Trials of 50 steps of 0.1 s each run on BACKEND ("process" or "dask"); each step
+touches ``DIR/<pid>`` first. When run() returns, the script prints the number of
+results it returned.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # helper_objectives
+
+import d2lhpo as hpo  # noqa: E402
+from helper_objectives import slow  # noqa: E402
+
+
+def main(backend, n_workers, folder, journal):
+    space = {"x": hpo.uniform(0.0, 1.0), "dir": folder, "sleep": 0.1}
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(space, seed=0), metric="loss",
+                                  max_resource=50)
+    tuner = hpo.Tuner(slow, scheduler, backend=backend, n_workers=n_workers, seed=0,
+                      journal=journal, progress=False)
+    results = tuner.run(max_trials=100)
+    print(len(results), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])

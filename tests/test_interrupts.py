@@ -1,0 +1,111 @@
+"""Ctrl-C and kill -9 of a tuning process (tests/interrupt_job.py) on real backends:
+Ctrl-C returns every journaled result at once and quietly; kill -9 leaves no process."""
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+JOB = Path(__file__).with_name("interrupt_job.py")
+BACKENDS = ["process", pytest.param("dask", marks=pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="needs distributed"))]
+
+
+def _rows(journal: Path) -> int:
+    return journal.read_text().count('"row":') if journal.exists() else 0
+
+
+def _start(backend, tmp_path, n_workers=2, rows=3):
+    """Start the job in its own process group; return once ``rows`` results are
+    journaled and ``n_workers`` processes train."""
+    folder, journal = tmp_path / "pids", tmp_path / "run.jsonl"
+    folder.mkdir()
+    proc = subprocess.Popen([sys.executable, str(JOB), backend, str(n_workers), str(folder),
+                             str(journal)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, text=True)
+    deadline = time.monotonic() + 120
+    while _rows(journal) < rows or len(list(folder.iterdir())) < n_workers:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"the job made no progress: {proc.communicate()}")
+        time.sleep(0.02)
+    return proc, journal, folder
+
+
+def _children() -> dict[int, list[int]]:
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def descendants(pid) -> set[int]:
+    children, found, todo = _children(), set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids) -> set[int]:
+    """The ``pids`` that still run (a zombie waits for a parent to reap it: it runs not)."""
+    running = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            running.add(pid)
+    return running
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize("target", ["group", "main"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctrl_c_returns_every_journaled_result_at_once_and_quietly(backend, target, tmp_path):
+    proc, journal, _ = _start(backend, tmp_path)
+    family = descendants(proc.pid)
+    t = time.monotonic()
+    if target == "group":  # Ctrl-C in a terminal: every process of the group gets it
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    elapsed = time.monotonic() - t
+    assert proc.returncode == 0, err
+    assert int(out) == _rows(journal) > 0  # run() returned what the journal holds
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 1, err
+    assert elapsed < 2.0
+    time.sleep(0.5)
+    assert not alive(family)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_kill_9_of_the_tuner_leaves_no_process_of_the_run(backend, tmp_path):
+    proc, _, folder = _start(backend, tmp_path)
+    family = descendants(proc.pid)
+    assert len(family) >= 2  # at least the two workers
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    deadline = time.monotonic() + 5
+    while alive(family) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(family)
+    # No orphan trains on: no step starts after the kill.
+    steps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    time.sleep(0.3)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == steps
