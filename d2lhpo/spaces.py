@@ -18,39 +18,61 @@ import itertools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from .checks import check_int, short_repr
+
+INT64 = (-2**63, 2**63 - 1)   # what numpy's integer sampling can draw from
+MAX_SIZE = 2**40              # finite ranges beyond this lose their exact index encoding
+
 
 def _is_number(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
+def _as_float(x) -> float | None:
+    """``float(x)``, or None for an int too large for a float."""
+    try:
+        return float(x)
+    except OverflowError:
+        return None
 
 
 class Domain:
     """A set of values one hyperparameter may take.
 
-    Construction never raises: a domain is checked, with the hyperparameter's
-    name in the message, when it is placed in a :class:`Space` (or on first use
-    on its own). ``dim`` is the length of its encoding.
+    A domain checks its arguments when it is made, and raises ``ValueError``
+    naming the domain, the argument and the bad value. A :class:`Space`
+    checks its domains again, with the hyperparameter's name in the message.
+    ``dim`` is the length of its encoding.
     """
 
     dim = 1
-    _checked = False
+
+    def __post_init__(self):
+        problem = self._problem()
+        if problem:
+            raise ValueError(f"{self._call()}: {problem}")
 
     def validate(self, name: str = "<unnamed>") -> None:
+        """Raise ``ValueError`` naming hyperparameter ``name`` if the domain is invalid."""
         problem = self._problem()
         if problem:
             raise ValueError(f"hyperparameter {name!r}: {problem} (got {self!r})")
-        self._checked = True
 
     def _problem(self) -> str | None:  # pragma: no cover - overridden
         return None
 
-    def _ensure_checked(self):
-        if not self._checked:
-            self.validate()
+    def _call(self) -> str:
+        """The domain as the call that makes it, such as ``uniform(lower=1, upper=0)``."""
+        args = ", ".join(f"{f.name}={short_repr(getattr(self, f.name))}" for f in fields(self)
+                         if f.init and f.name != "log")
+        return f"{'log' if getattr(self, 'log', False) else ''}{self._factory}({args})"
+
+    _factory = "domain"
 
     def sample(self, rng: np.random.Generator):
         raise NotImplementedError
@@ -74,17 +96,31 @@ def _unit(x) -> float:
     return min(max(float(x[0]), 0.0), 1.0)
 
 
-def _bounds_problem(lower, upper, log: bool, integer: bool) -> str | None:
-    if not (_is_number(lower) and _is_number(upper)):
-        return "bounds must be numbers"
-    if not (math.isfinite(lower) and math.isfinite(upper)):
-        return "bounds must be finite"
-    if integer and (lower != int(lower) or upper != int(upper)):
-        return "integer bounds must be whole numbers"
-    if lower >= upper:
-        return f"lower bound {lower} must be smaller than upper bound {upper}"
+def _bounds_problem(lower, upper, log: bool, integer: bool = False) -> str | None:
+    """What is wrong with bounds [lower, upper] (None if nothing)."""
+    if not isinstance(log, (bool, np.bool_)):
+        return f"log must be True or False, got {log!r}"
+    for name, value in (("lower", lower), ("upper", upper)):
+        if not _is_number(value):
+            return f"{name} must be a number, got {short_repr(value)}"
+        if integer:
+            as_float = 0.0 if isinstance(value, numbers.Integral) else _as_float(value)
+            if as_float is None or not math.isfinite(as_float) or not as_float.is_integer():
+                return f"{name} must be a whole number, got {short_repr(value)}"
+            if not INT64[0] <= int(value) <= INT64[1]:
+                return f"{name} must be within the int64 range [-2**63, 2**63 - 1], " \
+                       f"got {short_repr(value)}"
+        else:
+            as_float = _as_float(value)
+            if as_float is None or not math.isfinite(as_float):
+                return f"{name} must be a finite number, got {short_repr(value)}"
+    if not (lower < upper if integer else float(lower) < float(upper)):
+        return f"lower={short_repr(lower)} must be smaller than upper={short_repr(upper)}"
     if log and lower <= 0:
-        return f"a log scale needs positive bounds, lower bound is {lower}"
+        return f"a log scale needs lower > 0, got lower={short_repr(lower)}"
+    if not integer and not math.isfinite(float(upper) - float(lower)):
+        return (f"the width upper - lower of lower={short_repr(lower)}, "
+                f"upper={short_repr(upper)} overflows a float; use narrower bounds or a log scale")
     return None
 
 
@@ -95,16 +131,21 @@ class Float(Domain):
     lower: float
     upper: float
     log: bool = False
+    _factory = "uniform"
+
+    def __post_init__(self):
+        super().__post_init__()
+        # As floats: an int bound such as 2**54 + 1 has no float, and samples are floats.
+        self.lower, self.upper = float(self.lower), float(self.upper)
 
     def _problem(self):
-        return _bounds_problem(self.lower, self.upper, self.log, integer=False)
+        return _bounds_problem(self.lower, self.upper, self.log)
 
     def _scale(self, v):
         return math.log(v) if self.log else v
 
     def sample(self, rng):
         # rng.random() scaled is rng.uniform(lo, hi), bit for bit, and 5x faster on scalars
-        self._ensure_checked()
         lower, upper = self.lower, self.upper
         if self.log:
             lo, hi = math.log(lower), math.log(upper)
@@ -132,21 +173,27 @@ class Float(Domain):
 
 @dataclass(eq=True)
 class Integer(Domain):
-    """Whole numbers in [lower, upper], both ends included.
+    """Whole numbers in [lower, upper], both ends included (within int64).
 
     Encoded as equal-width cells of [0, 1] (on a log scale for ``log=True``,
     where each integer v owns [v - 1/2, v + 1/2] in log space), so rounding a
-    relaxed value back always lands on a valid integer.
+    relaxed value back always lands on a valid integer. Whole-number float
+    bounds (``3.0``) are kept as ints.
     """
 
     lower: int
     upper: int
     log: bool = False
+    _factory = "randint"
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.lower, self.upper = int(self.lower), int(self.upper)
 
     def _problem(self):
         problem = _bounds_problem(self.lower, self.upper, self.log, integer=True)
         if problem is None and self.log and self.lower < 1:
-            return f"a log scale needs lower bound >= 1, lower bound is {self.lower}"
+            return f"a log scale needs lower >= 1, got lower={self.lower!r}"
         return problem
 
     def _edges(self):
@@ -154,7 +201,6 @@ class Integer(Domain):
         return (math.log(lo), math.log(hi)) if self.log else (lo, hi)
 
     def sample(self, rng):
-        self._ensure_checked()
         if not self.log:
             return int(rng.integers(self.lower, self.upper, endpoint=True))
         return self.decode([rng.random()])
@@ -175,9 +221,9 @@ class Integer(Domain):
         return int(min(max(v, self.lower), self.upper))
 
     def grid(self, n):
-        count = int(self.upper - self.lower) + 1
+        count = self.upper - self.lower + 1
         if count <= n:
-            return list(range(int(self.lower), int(self.upper) + 1))  # bounds may be 1.0
+            return list(range(self.lower, self.upper + 1))
         t = np.linspace(0.5 / count, 1 - 0.5 / count, n)
         return sorted({self.decode(np.array([v])) for v in t})
 
@@ -187,7 +233,8 @@ class FiniteRange(Domain):
     """``size`` evenly spaced values from lower to upper (log-spaced if ``log``).
 
     Encoded like an integer index, so a model sees one ordered dimension, not
-    ``size`` one-hot columns.
+    ``size`` one-hot columns. A value is computed from its index when needed,
+    so a range of a million values costs no memory until ``values`` is read.
     """
 
     lower: float
@@ -195,73 +242,121 @@ class FiniteRange(Domain):
     size: int
     log: bool = False
     cast_int: bool = False
-    _values: tuple = field(init=False, repr=False, compare=False, default=())
+    _factory = "finrange"
+    _values: tuple | None = field(init=False, repr=False, compare=False, default=None)
+
+    def _problem(self):
+        problem = _bounds_problem(self.lower, self.upper, self.log)
+        if problem:
+            return problem
+        if not isinstance(self.cast_int, (bool, np.bool_)):
+            return f"cast_int must be True or False, got {self.cast_int!r}"
+        size = self.size
+        if not isinstance(size, numbers.Integral) or isinstance(size, (bool, np.bool_)) or not (
+                2 <= size <= MAX_SIZE):
+            return f"size must be an integer from 2 to 2**40, size is {size!r}"
+        if self.cast_int:
+            return self._cast_int_problem()
+        if size > 2:  # adjacent values must stay apart after rounding (see _value)
+            if self.log:
+                close = (math.log(self.upper) - math.log(self.lower)) / (size - 1) <= 1e-12
+            else:
+                close = (float(self.upper) - float(self.lower)) / (size - 1) <= 1e-13 * max(
+                    abs(float(self.lower)), abs(float(self.upper)))
+            if close:
+                return (f"size={size!r} values between {self.lower!r} and {self.upper!r} "
+                        f"are closer than float precision and would repeat")
+        return None
+
+    def _cast_int_problem(self):
+        for name, value in (("lower", self.lower), ("upper", self.upper)):
+            if not (float(value).is_integer() and abs(value) <= 2**53):
+                return f"cast_int needs whole-number bounds within ±2**53, got {name}={value!r}"
+        repeat = self.size > self.upper - self.lower + 1  # more values than integers
+        if not repeat and self.log:
+            # Gaps grow along a log range: values more than 1 apart round apart, so
+            # only the first ones can repeat; check those (they repeat soon if at all).
+            lo, hi = math.log(self.lower), math.log(self.upper)
+            raw = [math.exp(lo + i * (hi - lo) / (self.size - 1)) for i in range(2)]
+            for i in range(1, min(self.size, 10**5)):
+                if self._value(i) == self._value(i - 1):
+                    repeat = True
+                    break
+                if raw[1] - raw[0] > 1:
+                    break
+                raw = [raw[1], math.exp(lo + (i + 1) * (hi - lo) / (self.size - 1))]
+            else:
+                repeat = self.size > 10**5
+        if repeat:
+            return f"cast_int makes values repeat: size={self.size!r} is too many"
+        return None
+
+    def _value(self, i: int):
+        """The ``i``-th value, computed as numpy's linspace / geomspace would."""
+        if i == 0 or i == self.size - 1:  # the bounds exactly as given
+            v = self.lower if i == 0 else self.upper
+        elif self.log:
+            lo, hi = math.log(self.lower), math.log(self.upper)
+            v = math.exp(lo + i * (hi - lo) / (self.size - 1))
+        else:
+            v = self.lower + i * ((self.upper - self.lower) / (self.size - 1))
+        if self.cast_int:
+            return int(round(v))
+        if 0 < i < self.size - 1:  # 15 significant digits hide rounding noise (0.1 + 0.2)
+            v = float(f"{v:.15g}")
+        return float(v)
 
     @property
     def values(self) -> tuple:
-        """The ``size`` values, in order (computed when the domain is checked)."""
-        self._ensure_checked()
+        """The ``size`` values, in order (made on first use)."""
+        if self._values is None:
+            self._values = tuple(self._value(i) for i in range(self.size))
         return self._values
-
-    def _problem(self):
-        problem = _bounds_problem(self.lower, self.upper, self.log, integer=False)
-        if problem:
-            return problem
-        if not isinstance(self.size, numbers.Integral) or self.size < 2:
-            return f"needs at least 2 values, size is {self.size}"
-        return None
-
-    def validate(self, name="<unnamed>"):
-        super().validate(name)
-        if self.log:
-            lo, hi = math.log(self.lower), math.log(self.upper)
-            grid = [math.exp(lo + i * (hi - lo) / (self.size - 1)) for i in range(self.size)]
-        else:
-            step = (self.upper - self.lower) / (self.size - 1)
-            grid = [self.lower + i * step for i in range(self.size)]
-        if not self.cast_int:  # 15 significant digits hide rounding noise (0.30000000000000004)
-            grid = [float(f"{v:.15g}") for v in grid]
-        grid[0], grid[-1] = self.lower, self.upper  # the bounds exactly as given
-        self._values = tuple(int(round(v)) if self.cast_int else float(v) for v in grid)
-        if self.cast_int and len(set(self._values)) < self.size:
-            raise ValueError(f"hyperparameter {name!r}: cast_int makes values repeat "
-                             f"(got {self!r})")
 
     def _index(self, value):
         """Position of ``value`` among the values (up to rounding error), else None."""
-        values = self.values
-        i = min(range(self.size), key=lambda j: abs(values[j] - value))
+        v = _as_float(value)
+        if v is None or not math.isfinite(v) or (self.log and v <= 0):
+            return None
+        lo, hi = (math.log(self.lower), math.log(self.upper)) if self.log else (
+            self.lower, self.upper)
+        position = ((math.log(v) if self.log else v) - lo) / (hi - lo) * (self.size - 1) \
+            if hi > lo else 0.0
+        if not math.isfinite(position):
+            return None
+        guess = min(max(round(position), 0), self.size - 1)
+        near = range(max(guess - 2, 0), min(guess + 3, self.size))
+        i = min(near, key=lambda j: abs(self._value(j) - v))
         # Rounding error is judged against the spacing, not an absolute 1e-12
         # (which would merge all values of finrange(0, 1e-20, 3)).
-        spacing = values[min(i + 1, self.size - 1)] - values[max(i - 1, 0)]
-        return i if abs(values[i] - value) <= 1e-9 * abs(spacing) else None
+        spacing = self._value(min(i + 1, self.size - 1)) - self._value(max(i - 1, 0))
+        return i if abs(self._value(i) - v) <= 1e-9 * abs(spacing) else None
 
     def sample(self, rng):
-        self._ensure_checked()
-        return self.values[int(rng.integers(self.size))]
+        return self._value(int(rng.integers(self.size)))
 
     def __contains__(self, value):
-        self._ensure_checked()
         return _is_number(value) and self._index(value) is not None
 
     def encode(self, value):
-        self._ensure_checked()
         i = self._index(value) if _is_number(value) else None
         if i is None:
             raise ValueError(f"{value!r} is not one of the values of {self!r}")
         return np.array([(i + 0.5) / self.size])
 
     def decode(self, x):
-        self._ensure_checked()
         i = min(int(_unit(x) * self.size), self.size - 1)
-        return self.values[i]
+        return self._value(i)
 
     def grid(self, n):
-        self._ensure_checked()
         if self.size <= n:
             return list(self.values)
         idx = np.unique(np.round(np.linspace(0, self.size - 1, n)).astype(int))
-        return [self.values[i] for i in idx]
+        return [self._value(int(i)) for i in idx]
+
+
+def _is_nan(value) -> bool:
+    return _is_number(value) and not isinstance(value, numbers.Integral) and value != value
 
 
 @dataclass(eq=True)
@@ -269,10 +364,13 @@ class Categorical(Domain):
     """One of a list of values; one-hot encoded (one dimension per value)."""
 
     categories: tuple
+    _factory = "choice"
 
     def __post_init__(self):
-        self.categories = tuple(self.categories) if isinstance(
-            self.categories, Sequence) and not isinstance(self.categories, str) else self.categories
+        if isinstance(self.categories, Sequence) and not isinstance(
+                self.categories, (str, bytes)):
+            self.categories = tuple(self.categories)
+        super().__post_init__()
 
     @property
     def dim(self):
@@ -280,16 +378,15 @@ class Categorical(Domain):
 
     def _problem(self):
         if not isinstance(self.categories, tuple):
-            return "choices must be a list"
+            return f"choices must be a list, got {self.categories!r}"
         if len(self.categories) == 0:
             return "choices must not be empty"
-        for a, b in itertools.combinations(self.categories, 2):
-            if a == b:
-                return f"duplicate choice {a!r}"
-        return None
+        for c in self.categories:
+            if _is_nan(c):
+                return f"choice {c!r} can never be found again (nan != nan): use None or 'nan'"
+        return _duplicate_problem(self.categories)
 
     def sample(self, rng):
-        self._ensure_checked()
         return self.categories[int(rng.integers(len(self.categories)))]
 
     def _index(self, value):
@@ -317,6 +414,25 @@ class Categorical(Domain):
 
     def grid(self, n):
         return list(self.categories)
+
+
+def _duplicate_problem(categories) -> str | None:
+    """A choice that equals another (1 == 1.0 == True), or one that cannot be compared."""
+    by_hash: dict[int, list] = {}
+    unhashable = []
+    for c in categories:
+        try:
+            if not isinstance(c == c, (bool, np.bool_)):  # numpy arrays compare elementwise
+                raise TypeError
+            others = by_hash.setdefault(hash(c), [])
+        except (TypeError, ValueError):
+            if not isinstance(c, (list, dict, set)):
+                return f"choice {c!r} cannot be compared with == (use a tuple or a string)"
+            others = unhashable
+        if any(c == other for other in others):
+            return f"duplicate choice {c!r}"
+        others.append(c)
+    return None
 
 
 def uniform(lower: float, upper: float) -> Float:
@@ -354,6 +470,9 @@ def logfinrange(lower: float, upper: float, size: int, cast_int: bool = False) -
     return FiniteRange(lower, upper, size, log=True, cast_int=cast_int)
 
 
+_FACTORIES = (uniform, loguniform, randint, lograndint, choice, finrange, logfinrange)
+
+
 class Space(Mapping):
     """A search space: hyperparameter names mapped to domains or constants.
 
@@ -381,6 +500,11 @@ class Space(Mapping):
                 raise ValueError(f"hyperparameter names must be strings, got {name!r}")
             if isinstance(domain, Domain):
                 domain.validate(name)
+            elif any(domain is f for f in _FACTORIES) or (
+                    isinstance(domain, type) and issubclass(domain, Domain)):
+                raise ValueError(f"hyperparameter {name!r}: {domain.__name__} makes a domain "
+                                 f"when called, such as {domain.__name__}(0, 1); got the "
+                                 f"{'class' if isinstance(domain, type) else 'function'} itself")
         self.domains = {k: v for k, v in self._items.items() if isinstance(v, Domain)}
         self.constants = {k: v for k, v in self._items.items() if not isinstance(v, Domain)}
         self.slices = {}
@@ -417,6 +541,8 @@ class Space(Mapping):
             ValueError: naming the hyperparameter for an unknown or missing key,
                 or a value outside its domain.
         """
+        if not isinstance(config, Mapping):
+            raise ValueError(f"a configuration must be a dict, got {short_repr(config)}")
         unknown = [k for k in config if k not in self._items]
         if unknown:
             raise ValueError(f"unknown hyperparameter {unknown[0]!r} = {config[unknown[0]]!r}; "
@@ -463,7 +589,12 @@ class Space(Mapping):
         return {name: config[name] for name in self._items}
 
     def grid(self, n: int) -> list[dict]:
-        """The Cartesian product of each domain's ``grid(n)``, in order."""
+        """The Cartesian product of each domain's ``grid(n)``, in order.
+
+        The whole list is made at once: fine for a figure, not for a large
+        grid (:class:`~d2lhpo.searchers.GridSearcher` enumerates lazily).
+        """
+        n = check_int("n", n, low=1)
         names = list(self.domains)
         values = [self.domains[k].grid(n) for k in names]
         configs = []

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..checks import check_int, check_mode, check_seed, short_repr
 from ..spaces import Space, config_key
 
 logger = logging.getLogger(__name__)
@@ -25,46 +26,95 @@ class Searcher:
     Args:
         space: the search space (dict or :class:`~d2lhpo.spaces.Space`).
         metric: name of the metric to optimize (a scheduler fills it in when None).
-        mode: ``"min"`` or ``"max"``.
-        seed: an int, a ``numpy.random.Generator``, or None for fresh entropy.
-        points_to_evaluate: configurations to suggest first, in order (their
-            missing hyperparameters are filled by the subclass's rule).
+        mode: ``"min"`` or ``"max"``; None for not set: a scheduler's
+            :meth:`bind` then fills it in (``"min"`` if nobody says otherwise).
+        seed: an int >= 0, a ``numpy.random.Generator``, or None for fresh entropy.
+        points_to_evaluate: a list of configurations to suggest first, in order
+            (their missing hyperparameters are filled by the subclass's rule).
+
+    Example:
+        >>> searcher = RandomSearcher({"x": uniform(0, 1)}, mode="max", seed=0)
+        >>> searcher.bind("acc", None)  # what a scheduler does: fill what is missing
+        >>> searcher.metric, searcher.mode
+        ('acc', 'max')
     """
 
     def __init__(self, space, metric: str | None = None, mode: str | None = None, seed=None,
                  points_to_evaluate: Sequence[Mapping] | None = None):
         self.space = Space(space)
+        if metric is not None and not (isinstance(metric, str) and metric):
+            raise ValueError(f"metric must be a metric name (a string) or None, "
+                             f"got {short_repr(metric)}")
         self.metric = metric
-        self.mode = None if mode is None else _check_mode(mode)
-        if self.metric is not None and self.mode is None:
-            self.mode = "min"
+        self.mode = mode
+        self.rng = check_seed(seed)
         self.seed_given = seed is not None
-        self.rng = np.random.default_rng(seed)
-        self.points_to_evaluate = [dict(p) for p in (points_to_evaluate or [])]
-        for point in self.points_to_evaluate:
-            self._check_partial(point)
+        self.points_to_evaluate = self._check_points(points_to_evaluate)
         self.pending: dict[frozenset, dict] = {}
 
-    def _check_partial(self, point):
-        """A point to evaluate may leave hyperparameters out; what it has must be valid."""
-        filled = dict(point)
-        for name, domain in self.space.domains.items():
-            filled.setdefault(name, domain.decode(np.full(domain.dim, 0.5)))
-        self.space.check(filled)
+    def _check_points(self, points) -> list[dict]:
+        """The points to evaluate as a list of dicts, each valid where it says something."""
+        if points is None:
+            return []
+        if isinstance(points, (str, bytes, Mapping)) or not isinstance(points, Iterable):
+            raise ValueError(f"points_to_evaluate must be a list of dicts, "
+                             f"got {short_repr(points)}")
+        checked = []
+        for i, point in enumerate(points):
+            if not isinstance(point, Mapping):
+                raise ValueError(f"points_to_evaluate must be a list of dicts, "
+                                 f"got {short_repr(point)} at position {i}")
+            unknown = [k for k in point if k not in self.space]
+            if unknown:
+                raise ValueError(f"points_to_evaluate[{i}] has unknown hyperparameters "
+                                 f"{unknown}; the space has {list(self.space)}")
+            # A point may leave hyperparameters out; what it has must be valid.
+            filled = dict(point)
+            for name, domain in self.space.domains.items():
+                filled.setdefault(name, domain.decode(np.full(domain.dim, 0.5)))
+            try:
+                self.space.check(filled)
+            except ValueError as err:
+                raise ValueError(f"points_to_evaluate[{i}]: {err}") from None
+            checked.append(dict(point))
+        return checked
+
+    @property
+    def mode(self) -> str | None:
+        """``"min"`` or ``"max"``; a metric given without a mode is minimized until a
+        scheduler says otherwise; None while neither a metric nor a mode is set."""
+        return self._mode or ("min" if self.metric is not None else None)
+
+    @mode.setter
+    def mode(self, mode: str | None) -> None:
+        self._mode = None if mode is None else check_mode(mode)
 
     def bind(self, metric: str | None, mode: str | None) -> None:
-        """Take the metric and mode from a scheduler unless already set."""
+        """Take the metric and mode a scheduler optimizes where they are not set.
+
+        After binding, ``mode`` is never None (``"min"`` if neither side sets it).
+
+        Raises:
+            ValueError: if the scheduler's metric or mode differs from one
+                already set here.
+        """
+        if mode is not None:
+            check_mode(mode)
+        if (metric is not None and self.metric not in (None, metric)) or (
+                mode is not None and self._mode not in (None, mode)):
+            unset = "mode not set"
+            raise ValueError(f"searcher optimizes {self.metric!r} ({self._mode or unset}), "
+                             f"the scheduler {metric!r} ({mode or unset})")
         if self.metric is None:
             self.metric = metric
-        if self.mode is None:
-            self.mode = _check_mode(mode) if mode is not None else (
-                "min" if self.metric is not None else None)
+        self._mode = self._mode or mode or "min"
 
     def seed_from(self, seed) -> None:
         """Derive the random state from a tuner's master ``seed``, unless a seed was
         given at construction (an explicit seed wins)."""
+        seed = check_int("seed", seed, low=0)
         if not self.seed_given:
-            self.rng = np.random.default_rng([int(seed), 1])
+            self.rng = np.random.default_rng([seed, 1])  # the scheduler derives [seed, 2]
             self._reseeded()
 
     def _reseeded(self) -> None:
@@ -100,7 +150,4 @@ class Searcher:
         self.remove_pending(config)
 
 
-def _check_mode(mode):
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    return mode
+_check_mode = check_mode  # the name schedulers and BayesianOptimization import

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..checks import check_int
 from ..spaces import config_key
 from .base import Searcher
 
@@ -14,7 +15,8 @@ class RandomSearcher(Searcher):
 
     Args:
         space, metric, mode, seed, points_to_evaluate: see :class:`Searcher`.
-        max_retries: draws before a space is considered exhausted.
+        max_retries: draws in a row that all repeat before a space is considered
+            exhausted (an integer >= 1).
 
     Example:
         >>> searcher = RandomSearcher({"x": uniform(0, 1)}, seed=0)
@@ -25,7 +27,7 @@ class RandomSearcher(Searcher):
     def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  max_retries: int = 100):
         super().__init__(space, metric, mode, seed, points_to_evaluate)
-        self.max_retries = max_retries
+        self.max_retries = check_int("max_retries", max_retries, low=1)
         self._seen: set[frozenset] = set()
         self._replayed = 0
 
