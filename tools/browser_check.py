@@ -33,11 +33,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 # Runs in the page: what a reader would see wrong. Text inside code, maths and
 # elements that scroll on their own (code blocks, tables) is not prose.
-PAGE_PROBLEMS_JS = r"""() => {
+PAGE_PROBLEMS_JS = r"""(root) => {
+  root = root === "current slide" ? Reveal.getCurrentSlide() : document.body;
   const vw = document.documentElement.clientWidth, out = [];
   const skip = "pre, code, script, style, mjx-container, .MathJax, .MathJax_Preview, "
              + "textarea, .notes, aside";
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement;
     if (!el || el.closest(skip) || !el.getClientRects().length) continue;
@@ -55,13 +56,13 @@ PAGE_PROBLEMS_JS = r"""() => {
   };
   if (document.documentElement.scrollWidth > vw + 1)
     out.push("page scrolls sideways: " + document.documentElement.scrollWidth + " px");
-  for (const el of document.body.querySelectorAll("*")) {
+  for (const el of root.querySelectorAll("*")) {
     const r = el.getBoundingClientRect();
     if (r.width && r.height && (r.right > vw + 1) && !clips(el))
       out.push("wider than the viewport: <" + el.tagName.toLowerCase() + " class='"
                + el.className + "'> right edge at " + Math.round(r.right) + " px");
   }
-  for (const img of document.querySelectorAll("img"))
+  for (const img of root.querySelectorAll("img"))
     if (!(img.getAttribute("alt") || "").trim())
       out.push("image without alt text: " + (img.getAttribute("src") || "").slice(0, 60));
   return out;
@@ -144,7 +145,7 @@ def check_book(book: Path, shots: Path | None = None) -> dict[str, list[str]]:
             failures.clear()
             page.goto(f"{base}/{name}", wait_until="load")
             page.evaluate(MATHJAX_READY_JS)
-            problems = page.evaluate(PAGE_PROBLEMS_JS)
+            problems = page.evaluate(PAGE_PROBLEMS_JS, None)
             if name == "search.html":  # Sphinx's search runs in the page, offline
                 page.goto(f"{base}/search.html?q=hyperband", wait_until="load")
                 page.wait_for_selector("#search-results ul li", timeout=15000)
@@ -190,17 +191,16 @@ def check_deck(deck: Path, shots: Path | None = None, max_height: int = 720) -> 
         shot_figure = True
         for h, v in _slide_indices(page):
             page.evaluate(f"() => Reveal.slide({h}, {v})")
-            page.wait_for_timeout(50)  # the transition starts; the layout is final
             info = page.evaluate(SLIDE_JS)
             heights.append(info["height"])
             where = f"slide {h}.{v} ({info['title'][:40]})"
             if info["height"] > max_height:
                 problems.append(f"{where}: {info['height']} px high")
-            problems += [f"{where}: {p}" for p in page.evaluate(PAGE_PROBLEMS_JS)
-                         if "image without alt" not in p]
+            problems += [f"{where}: {p}" for p in
+                         page.evaluate(PAGE_PROBLEMS_JS, "current slide")]
             if shots is not None and ((h, v) == (0, 0) or info["figures"] and shot_figure):
                 shots.mkdir(parents=True, exist_ok=True)
-                page.wait_for_timeout(600)  # let the slide transition finish
+                page.wait_for_timeout(300)  # let the slide transition finish
                 kind = "first" if (h, v) == (0, 0) else "figure"
                 shot_figure = shot_figure and kind == "first"
                 page.screenshot(path=str(shots / f"slides_{deck.stem.split('.')[0]}_{kind}.png"))
