@@ -50,7 +50,8 @@ def require_browser():
                     "(.ci/run installs chromium and npm; the test extra, playwright)")
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed: the book and the slides are "
-                    "not checked in a browser (apt-get install chromium npm)")
+                    "not checked in a browser (make test installs playwright; "
+                    "apt-get install chromium npm)")
 
 
 def npm_install(prefix: Path, packages: list[str], marker: str):
@@ -138,7 +139,8 @@ def test_book_pages_have_the_chapter_parts(book):
         # every solution cell is folded: myst-nb's <details> (shown on a click)
         n_solutions = sum("solution" in c.metadata.get("tags", [])
                           for c in nbformat.read(path, as_version=4).cells)
-        assert page.count('<details class="hide above-input">') == n_solutions, path.stem
+        folded = re.findall(r"<details(?![^>]*\bopen\b)[^>]*>", page)  # closed ones
+        assert len(folded) == n_solutions, path.stem
     assert (book / "searchindex.js").exists() and (book / "search.html").exists()
     for page in book.glob("*.html"):  # nothing loaded from the web (links are fine)
         remote = re.findall(r'<(?:script|img|link)\b[^>]*(?:src|href)="(https?://[^"]+)"',
@@ -191,6 +193,20 @@ def toy(cells):
     return nb
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_heading_starts_a_slide(path):
+    nb = nbformat.read(path, as_version=4)
+    wanted = [line for c in nb.cells if c.cell_type == "markdown" and build_slides.on_slides(c)
+              for line in c.source.splitlines() if re.match(r"#{1,3} ", line)]
+    starts = [c.source for c in build_slides.slide_notebook(nb).cells
+              if c.metadata["slideshow"]["slide_type"] in ("slide", "subslide")]
+    expected = ["subslide" if h.startswith("### ") else "slide" for h in wanted]
+    got = [c.metadata["slideshow"]["slide_type"] for c in build_slides.slide_notebook(nb).cells
+           if c.source in wanted]
+    assert [s for s in starts if s in wanted] == wanted
+    assert got == expected
+
+
 def test_slide_rules():
     svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="360pt" height="216pt">'
            '<rect width="10" height="10"/></svg>')
@@ -222,3 +238,45 @@ def test_slide_rules():
     assert fragment == "The figure shows FIRST_SENTENCE."
     assert "MORE_DISCUSSION" in notes
     assert types.count("slide") == 2  # the title and the ## heading
+
+
+# -- alt text (d2lhpo.plots.alt_text and the display hook of set_style) ----------
+
+def test_alt_text_says_what_the_figure_shows():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from d2lhpo.plots import alt_text
+
+    fig, axes = plt.subplots(1, 2)
+    axes[0].plot([0, 1], [1, 0], label="random search")
+    axes[0].plot([0, 1], [1, 2], label="BO")
+    axes[0].legend()
+    axes[0].set(title="Branin", xlabel="evaluations", ylabel="regret")
+    axes[1].set(title=r"fitted $\ell$", xlabel="x")
+    fig.suptitle("two panels")
+    text = alt_text(fig)
+    plt.close(fig)
+    assert text.startswith("Figure with 2 panels: two panels.")
+    for part in ["Branin", "x axis: evaluations", "y axis: regret",
+                 "legend: random search, BO", "fitted ℓ"]:
+        assert part in text, (part, text)
+    with pytest.raises(TypeError, match="fig"):
+        alt_text("not a figure")
+
+
+def test_set_style_attaches_alt_text_to_displayed_figures():
+    # in a fresh interpreter: the check starts an IPython shell of its own
+    script = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "import matplotlib; matplotlib.use('Agg')\n"
+        "import matplotlib.pyplot as plt, d2lhpo as hpo\n"
+        "hpo.set_style(); hpo.set_style()  # twice: one alt text, not nested\n"
+        "fig, ax = plt.subplots(); ax.set(title='T', xlabel='X')\n"
+        "data, md = shell.display_formatter.format(fig)\n"
+        "print(repr(md['image/svg+xml']['alt']), 'image/svg+xml' in data)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    assert out.stdout.strip() == "'Figure: T; x axis: X.' True", out

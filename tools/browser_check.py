@@ -68,6 +68,14 @@ PAGE_PROBLEMS_JS = r"""(root) => {
   return out;
 }"""
 
+WIDEST_FIGURE_JS = """() => {
+  const imgs = [...document.querySelectorAll(".cell_output img")];
+  if (!imgs.length) return false;
+  const widest = imgs.reduce((a, b) => (b.naturalWidth > a.naturalWidth ? b : a));
+  widest.scrollIntoView({block: "center"});
+  return true;
+}"""
+
 MATHJAX_READY_JS = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise)
     await MathJax.startup.promise;                                   // MathJax 3
@@ -152,6 +160,10 @@ def check_book(book: Path, shots: Path | None = None) -> dict[str, list[str]]:
             if shots is not None and name != "search.html":
                 shots.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(shots / f"book_{Path(name).stem}.png"))
+                # and the widest figure, where a figure would overflow if any did
+                if page.evaluate(WIDEST_FIGURE_JS):
+                    page.wait_for_timeout(100)
+                    page.screenshot(path=str(shots / f"book_{Path(name).stem}_figure.png"))
             report[name] = failures + problems
     return report
 
