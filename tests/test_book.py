@@ -221,7 +221,10 @@ def test_slide_rules():
                   new_output("stream", name="stdout", text="SHORT_OUTPUT\n")]),
               figure,
               new_markdown_cell("The figure shows FIRST_SENTENCE. MORE_DISCUSSION here."),
-              new_code_cell("\n".join(f"y{i} = {i}" for i in range(20)))])
+              new_code_cell("\n".join(f"y{i} = {i}" for i in range(20))),
+              new_markdown_cell("## Sketch\n\nNot run:\n\n```python\n"
+                                + "\n\n".join(f"z{i} = {i}" for i in range(15))
+                                + "\n```\n\nAfter the sketch.")])
     cells = build_slides.slide_notebook(nb).cells
     kinds = [(c.metadata["slideshow"]["slide_type"], c.source[:20]) for c in cells]
     types = [k for k, _ in kinds]
@@ -237,7 +240,9 @@ def test_slide_rules():
                     if c.metadata["slideshow"]["slide_type"] == "fragment")
     assert fragment == "The figure shows FIRST_SENTENCE."
     assert "MORE_DISCUSSION" in notes
-    assert types.count("slide") == 2  # the title and the ## heading
+    assert types.count("slide") == 3  # the title and the ## headings
+    # a long fenced block in the prose (with blank lines) goes to the notes whole
+    assert "z0 = 0" not in shown and notes.count("```python") == 1 + 2
 
 
 # -- alt text (d2lhpo.plots.alt_text and the display hook of set_style) ----------

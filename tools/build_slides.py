@@ -151,9 +151,17 @@ def blocks(markdown: str) -> list[str]:
             out.append("\n".join(current))
         current.clear()
 
+    in_fence = False
     for line in markdown.splitlines():
         opens = line.count("$$") % 2 == 1
-        if in_math:
+        if line.lstrip().startswith("```") or in_fence:  # fenced code: one block
+            if not in_fence:
+                flush()
+            current.append(line)
+            in_fence = not in_fence if line.lstrip().startswith("```") else in_fence
+            if not in_fence:
+                flush()
+        elif in_math:
             current.append(line)
             if opens:  # the display maths ends here: a block of its own
                 in_math = False
@@ -307,7 +315,13 @@ def add_markdown(deck: Deck, cell, after_figure: bool):
             listing = False
             continue
         height = block_height(block)
-        if LIST_ITEM.match(block):
+        if block.lstrip().startswith("```"):  # code in the prose: as a code cell's
+            lines = block.count("\n") - 1
+            if lines <= MAX_CODE_LINES and not deck.notes:
+                deck.place(block, code_height(lines))
+            else:
+                deck.notes.append(block)
+        elif LIST_ITEM.match(block):
             # lists (summary, exercises) continue on a sub-slide; long items
             # show their first sentence, the notes the whole item
             item = block
