@@ -75,7 +75,7 @@ STYLE = f"""<style>
   box-shadow: none; width: 100%; }}
 .reveal pre code {{ max-height: none; padding: 6px 10px; }}
 .reveal img.slide-figure {{ display: block; margin: 0.2em auto 0.4em auto;
-  max-width: 100%; max-height: {FIGURE_HEIGHT}px; width: auto; height: auto; }}
+  max-width: 100%; max-height: {FIGURE_HEIGHT}px; object-fit: contain; }}
 .reveal table {{ font-size: 18px; margin: 0 0 0.5em 0; }}
 .reveal .jp-RenderedHTMLCommon {{ font-size: inherit; }}
 .reveal .jp-RenderedHTMLCommon p {{ margin-bottom: 0.55em; }}
