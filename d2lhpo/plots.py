@@ -51,6 +51,7 @@ def set_style(svg: bool | None = None) -> None:
         set_matplotlib_formats("svg" if svg else "png")
     except Exception:  # not in IPython: nothing to set
         pass
+    _attach_alt_text()
 
 
 def _ax(ax):
@@ -150,3 +151,95 @@ def plot_timeline(results: Results, ax=None, max_time: float | None = None):
     if max_time is not None:
         ax.set_xlim(0, max_time)
     return ax
+
+
+def alt_text(fig) -> str:
+    """A one-line description of a figure for readers who cannot see it.
+
+    Made from what the figure says about itself: its title, and per panel the
+    title, what the axes show and the legend entries. ``set_style()`` attaches
+    it to every figure a notebook displays (as the output's ``alt`` metadata),
+    so that the book's images carry it.
+
+    Args:
+        fig: a matplotlib ``Figure`` (an ``Axes`` stands for its figure).
+
+    Example:
+        >>> fig, ax = plt.subplots()
+        >>> _ = ax.set(title="Branin", xlabel="x1", ylabel="x2")
+        >>> alt_text(fig)
+        'Figure: Branin; x axis: x1, y axis: x2.'
+    """
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    if isinstance(fig, Axes):
+        fig = fig.figure
+    if not isinstance(fig, Figure):
+        raise TypeError(f"alt_text: fig must be a matplotlib Figure or Axes, got {fig!r}")
+    suptitle = getattr(fig, "_suptitle", None)
+    panels = []
+    for ax in fig.get_axes():
+        if not ax.get_visible() or not ax.axison and not ax.get_title():
+            continue
+        parts = []
+        if ax.get_title():
+            parts.append(ax.get_title())
+        axes = [f"{name} axis: {label}" for name, label
+                in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if label]
+        if axes:
+            parts.append(", ".join(axes))
+        legend = ax.get_legend()
+        entries = [t.get_text() for t in legend.get_texts()] if legend else []
+        if entries:
+            parts.append("legend: " + ", ".join(entries[:8]))
+        if parts:
+            panels.append("; ".join(parts))
+    head = suptitle.get_text() if suptitle is not None and suptitle.get_text() else ""
+    head, panels = _plain(head), [_plain(p) for p in panels]
+    if len(panels) > 1:
+        body = " ".join(f"Panel {i}: {p}." for i, p in enumerate(panels, 1))
+        return f"Figure with {len(panels)} panels" + (f": {head}. " if head else ". ") + body
+    text = ": ".join(p for p in (head, panels[0] if panels else "") if p)
+    return f"Figure: {text}." if text else "Figure without title or axis labels."
+
+
+_TEX = {r"\ell": "ℓ", r"\pm": "±", r"\rho": "ρ", r"\sigma": "σ", r"\mu": "μ",
+        r"\eta": "η", r"\beta": "β", r"\gamma": "γ", r"\lambda": "λ", r"\times": "×",
+        r"\leq": "≤", r"\le": "≤", r"\geq": "≥", r"\ge": "≥", r"\approx": "≈"}
+
+
+def _plain(text: str) -> str:
+    """Matplotlib's mathtext (``$\\ell$``) as plain text, for a screen reader."""
+    if "$" not in text:
+        return text
+    for tex, char in _TEX.items():
+        text = text.replace(tex, char)
+    return text.replace("$", "").replace("\\", "").replace("{", "").replace("}", "")
+
+
+def _attach_alt_text() -> None:
+    """Make IPython's figure formatters return ``alt_text(fig)`` as metadata."""
+    try:
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    for mime in ("image/png", "image/svg+xml"):
+        formatter = shell.display_formatter.formatters.get(mime)
+        try:
+            draw = formatter.lookup_by_type(Figure)
+        except (AttributeError, KeyError):
+            continue  # this format is not selected for figures
+        if getattr(draw, "adds_alt_text", False):
+            continue
+
+        def with_alt_text(fig, draw=draw):
+            data = draw(fig)
+            return None if data is None else (data, {"alt": alt_text(fig)})
+
+        with_alt_text.adds_alt_text = True
+        formatter.for_type(Figure, with_alt_text)
