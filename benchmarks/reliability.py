@@ -1045,30 +1045,31 @@ def corruption_rows(tmp: Path) -> list[dict]:
 
 
 # == 4. the summary ===================================================================
-def summary(outcomes, simulated, real, corruptions) -> list[tuple[str, str]]:
-    """(measure, value) pairs: the numbers the next review starts from."""
+def summary(outcomes, simulated, real, corruptions) -> list[tuple[str, str, str]]:
+    """(part, measure, value): the numbers the next review starts from. Each part's
+    first measure is its total; a part that was not run (None) has no lines."""
     out = []
     if outcomes is not None:
         counts = collections.Counter(o.category for o in outcomes)
-        out += [("bad inputs tried", len(outcomes))] + [
-            (f"  {c}", counts[c]) for c in CATEGORIES]
+        out += [("inputs", "bad inputs tried", len(outcomes))]
+        out += [("inputs", c, counts[c]) for c in CATEGORIES]
     if simulated is not None:
-        out += [("kills (kill -9 mid-run)", len(simulated) + len(real)),
-                ("  simulated, resumed: tables equal",
+        out += [("kills", "kills (kill -9 mid-run)", len(simulated) + len(real)),
+                ("kills", "simulated, resumed: tables equal",
                  f"{sum(r['tables equal'] for r in simulated)} of {len(simulated)}"),
-                ("  rows lost", sum(r["rows lost"] or 0 for r in simulated)),
-                ("  rows repeated", sum(r["rows repeated"] or 0 for r in simulated)),
-                ("  resumes that failed", sum(r["rows lost"] is None for r in simulated)),
-                ("  real backends: orphan processes",
+                ("kills", "rows lost", sum(r["rows lost"] or 0 for r in simulated)),
+                ("kills", "rows repeated", sum(r["rows repeated"] or 0 for r in simulated)),
+                ("kills", "resumes that failed", sum(r["rows lost"] is None for r in simulated)),
+                ("kills", "real backends: orphan processes",
                  sum(r["orphans"] or 0 for r in real)),
-                ("  real backends: kills that did not happen",
+                ("kills", "real backends: kills that did not happen",
                  sum(not r["killed"] for r in real))]
     if corruptions is not None:
         counts = collections.Counter(r[k] for r in corruptions for k in READERS)
-        out += [("corruptions (variants x readers)",
+        out += [("corruptions", "corruptions (variants x readers)",
                  f"{len(corruptions)} x {len(READERS)} = {len(corruptions) * len(READERS)}")]
-        out += [(f"  {c}", counts[c]) for c in CORRUPTION_OUTCOMES]
-    return [(m, str(v)) for m, v in out]
+        out += [("corruptions", c, counts[c]) for c in CORRUPTION_OUTCOMES]
+    return [(part, m, str(v)) for part, m, v in out]
 
 
 def _print(title, df: pd.DataFrame, index=True):
@@ -1120,11 +1121,12 @@ def main(argv=None):
             if odd:
                 _print("   The bad outcomes", pd.DataFrame(odd), index=False)
     rows = summary(outcomes, simulated, real, corruptions)
-    width = max(len(m) for m, _ in rows)
+    width = max(len(m) for _, m, _ in rows) + 2
     print("\n4. Summary" + (" (--quick)" if args.quick else ""))
     print("-" * (width + 12))
-    for measure, value in rows:
-        print(f"{measure:<{width}}  {value:>10}")
+    for i, (part, measure, value) in enumerate(rows):
+        first = i == 0 or rows[i - 1][0] != part  # a part's total, then its details
+        print(f"{measure if first else '  ' + measure:<{width}}  {value:>10}")
     print(f"\n({time.perf_counter() - t0:.0f} s)")
 
 
