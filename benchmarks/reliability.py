@@ -479,7 +479,7 @@ def tuner_cases(tmp: Path) -> list[Case]:
                         ("constraints", ["cost", 5, [5]]),
                         ("journal", [str(tmp / "x.csv"), str(folder), 5,
                                      str(tmp / "no" / "x.jsonl")]),
-                        ("trial_timeout", [-1, 0, NAN, "5"]),
+                        ("trial_timeout", [-1, 0, NAN, "5", True, INF]),
                         ("seed", [-1, 1.5, "x", True]),
                         ("mode", ["MIN"]),
                         ("checkpoint_dir", [5])]:
@@ -489,6 +489,9 @@ def tuner_cases(tmp: Path) -> list[Case]:
                     use_tuner)
     cases += _table("tuner", "Tuner", lambda v: tuner(scheduler=v), "scheduler", ["fifo"],
                     use_tuner)
+    cases.append(Case("tuner", "Tuner(backend='sequential', n_workers=2)",
+                      lambda: tuner(backend="sequential", n_workers=2), ("n_workers",),
+                      ("2",), use_tuner))
     cases.append(Case("tuner", "Tuner(metric='error') with a scheduler tuning 'loss'",
                       lambda: tuner(metric="error"), ("metric",), ("'error'",), use_tuner))
     cases.append(Case("tuner", "Tuner(mode='max') with a scheduler in mode 'min'",
