@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .backends.base import Backend
+from .backends.base import Backend, check_timeout
 from .backends.local import ProcessBackend, SequentialBackend
 from .backends.simulated import SimulatedBackend
 from .budget import Budget
+from .checks import check_seed
 from .objectives.base import bad_metrics
 from .results import CONFIG_PREFIX, Journal, Results
 from .schedulers.base import BadReport, Decision, Job, Scheduler
@@ -89,14 +90,16 @@ class Tuner:
             raise ValueError(f"scheduler must be a d2lhpo Scheduler, got {scheduler!r}")
         if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
             raise ValueError(f"n_workers must be a positive integer, got {n_workers!r}")
-        if seed is not None and not (isinstance(seed, (int, np.integer))
-                                     and not isinstance(seed, bool) and seed >= 0):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
-        if isinstance(constraints, str) or not all(isinstance(c, str) for c in constraints):
+        if (isinstance(constraints, str) or not hasattr(constraints, "__iter__")
+                or not all(isinstance(c, str) for c in constraints)):
             raise ValueError(f"constraints must be a list of metric names, got {constraints!r}")
-        if trial_timeout is not None and not (isinstance(trial_timeout, (int, float))
-                                              and trial_timeout > 0):
-            raise ValueError(f"trial_timeout must be positive seconds, got {trial_timeout!r}")
+        check_timeout(trial_timeout, "trial_timeout")
+        if seed is not None:
+            check_seed(seed)
+        if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+            raise ValueError(f"checkpoint_dir must be a folder path, got {checkpoint_dir!r}")
         if backend is None:
             backend = "sequential" if n_workers == 1 else "process"
         if isinstance(backend, str):
@@ -212,7 +215,7 @@ class Tuner:
         # The backend's clock starts at 0; a continued run's clock goes on from its last row.
         self._t0 = max((row["time"] for row in self.results.rows), default=0.0)
         self._real = not isinstance(self.backend, SimulatedBackend)
-        self.backend.open(self.objective, self.n_workers, self.metric)
+        self.backend.open(self.objective, self.n_workers, self.metric, timeout=self.trial_timeout)
         try:
             while not self._done:
                 self._fill_workers()

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_mode, check_seed
 from ..results import BASE_COLUMNS, CONFIG_PREFIX
 from ..searchers.base import Searcher
 from .rungs import skipped_rung
@@ -117,7 +118,7 @@ class Scheduler:
         if metric is not None and not isinstance(metric, str):
             raise ValueError(f"metric must be a string, got {metric!r}")
         if mode is not None:
-            _check_mode(mode)
+            check_mode(mode)
         if max_resource is not None:
             _check_max_resource(max_resource)
         self.searcher = searcher
@@ -125,7 +126,7 @@ class Scheduler:
         self.mode = mode
         self.max_resource = max_resource
         self.seed_given = seed is not None
-        self.rng = _rng(seed)
+        self.rng = check_seed(seed)
         self.trials: dict[int, Trial] = {}
         self.new_trials = True
         self._replaying: dict | None = None
@@ -153,7 +154,7 @@ class Scheduler:
                     raise ValueError(f"the scheduler's {name} is {have[name]!r}; "
                                      f"{name}={theirs!r} conflicts with it")
         self.metric = have["metric"] or metric
-        self.mode = have["mode"] or (_check_mode(mode) if mode is not None else None)
+        self.mode = have["mode"] or (check_mode(mode) if mode is not None else None)
         if self.max_resource is None and max_resource is not None:
             self.max_resource = _check_max_resource(max_resource)
         if self.metric is not None:
@@ -418,24 +419,8 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _check_mode(mode):
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-    return mode
-
-
 def _check_max_resource(value):
     if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
             and math.isfinite(value) and value > 0):
         raise ValueError(f"max_resource must be a finite number > 0, got {value!r}")
     return value
-
-
-def _rng(seed):
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and not (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
-                                 and seed >= 0):
-        raise ValueError(f"seed must be None, an integer >= 0 or a numpy Generator, "
-                         f"got {seed!r}")
-    return np.random.default_rng(seed)
