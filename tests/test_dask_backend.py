@@ -334,8 +334,8 @@ def test_a_resumed_trial_whose_worker_dies_starts_again_from_its_checkpoint(clie
 
 
 class Recording(DaskBackend):
-    def open(self, *args):
-        super().open(*args)
+    def open(self, *args, **kwargs):
+        super().open(*args, **kwargs)
         self.cluster = self.client.cluster
         pids = [os.getpid(), *self.client.run(os.getpid).values()]
         self.listening = {c.laddr.ip for pid in pids

@@ -105,6 +105,7 @@ def toy_notebook(tmp_path):
         cell(new_code_cell, "SETUP_TEXT = 1", slide="skip", tags=["setup"]),
         cell(new_markdown_cell, "## Section\n\nSHOWN_TEXT", slide="slide"),
         cell(new_code_cell, "# Side code: SKIPPED_TEXT", slide="skip"),
+        cell(new_code_cell, "assert CHECK_TEXT", slide="skip", tags=["check"]),
         cell(new_markdown_cell, "## Exercises\n\n1. EXERCISE_TEXT", slide="slide"),
         cell(new_code_cell, "SOLUTION_TEXT = 2", slide="skip", tags=["solution"]),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
@@ -119,15 +120,15 @@ def test_student_version_drops_solutions(toy_notebook, tmp_path):
     assert student_version.main([str(toy_notebook), "--out", str(out)]) == 0
     cells = read(out / toy_notebook.name).cells
     sources = [c.source for c in cells]
-    assert not any("SOLUTION_TEXT" in s for s in sources)
+    assert not any("SOLUTION_TEXT" in s or "CHECK_TEXT" in s for s in sources)
     assert any("EXERCISE_TEXT" in s for s in sources)
-    assert len(cells) == len(read(toy_notebook).cells) - 1
+    assert len(cells) == len(read(toy_notebook).cells) - 2
 
 
 @by_name(NOTEBOOKS)
 def test_student_version_keeps_everything_else(path):
     nb = read(path)
-    kept = [c.source for c in nb.cells if "solution" not in tags(c)]
+    kept = [c.source for c in nb.cells if not {"solution", "check"} & set(tags(c))]
     assert [c.source for c in student_version.student_version(nb).cells] == kept
 
 
@@ -137,7 +138,7 @@ def test_slides_leave_out_setup_solution_and_skip(toy_notebook, tmp_path):
                               "--executed", str(tmp_path / "none")]) == 0
     html = (out / "99_toy.slides.html").read_text()
     assert "reveal" in html and "SHOWN_TEXT" in html and "EXERCISE_TEXT" in html
-    for hidden in ("SETUP_TEXT", "SOLUTION_TEXT", "SKIPPED_TEXT"):
+    for hidden in ("SETUP_TEXT", "SOLUTION_TEXT", "SKIPPED_TEXT", "CHECK_TEXT"):
         assert hidden not in html
 
 
