@@ -62,9 +62,12 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
 
 def hypervolume_2d(points: np.ndarray, reference: Sequence[float]) -> float:
     """The area dominated by ``points`` (n x 2, minimized) and bounded by ``reference``."""
-    reference = np.asarray(reference, dtype=float)
-    if reference.shape != (2,):
-        raise ValueError(f"reference must be 2 values, got {reference.tolist()!r}")
+    try:
+        reference = np.asarray(reference, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"reference must be 2 finite numbers, got {reference!r}") from None
+    if reference.shape != (2,) or not np.all(np.isfinite(reference)):
+        raise ValueError(f"reference must be 2 finite numbers, got {reference.tolist()!r}")
     points = np.asarray(points, dtype=float)
     if points.size == 0:
         return 0.0

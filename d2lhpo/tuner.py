@@ -109,6 +109,9 @@ class Tuner:
         if not isinstance(backend, Backend):
             raise ValueError(f"backend must be a d2lhpo Backend or one of {sorted(BACKENDS)}, "
                              f"got {backend!r}")
+        if isinstance(backend, SequentialBackend) and n_workers != 1:
+            raise ValueError(f"the sequential backend runs one trial at a time, got "
+                             f"n_workers={n_workers}: use backend='process' or 'dask'")
         self.objective, self.scheduler, self.backend = objective, scheduler, backend
         self.n_workers, self.seed, self.trial_timeout = n_workers, seed, trial_timeout
         self.constraints = list(constraints)

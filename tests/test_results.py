@@ -275,9 +275,9 @@ def test_pareto_front_refuses_unknown_metrics_and_bad_modes():
 
 
 def test_hypervolume_2d_refuses_bad_shapes():
-    with pytest.raises(ValueError, match=r"reference must be 2 values, got \[1.0\]"):
+    with pytest.raises(ValueError, match=r"reference must be 2 finite numbers, got \[1.0\]"):
         hpo.hypervolume_2d([[0.5, 0.5]], reference=[1])
-    with pytest.raises(ValueError, match="reference must be 2 values"):
+    with pytest.raises(ValueError, match="reference must be 2 finite numbers"):
         hpo.hypervolume_2d([[0.5, 0.5]], reference=[1, 1, 1])
     for points in ([0.5, 0.5], [[0.1, 0.2, 0.3]], np.zeros((2, 2, 2))):
         with pytest.raises(ValueError, match="points must be an n x 2 array, got shape"):
@@ -299,3 +299,10 @@ def test_a_run_where_every_trial_failed_has_no_best():
     results = Results("loss", rows=rows)
     assert results.best() is None and results.anytime().empty
     assert results.pareto_front(["loss"]).empty
+
+
+@pytest.mark.parametrize("reference", [[float("nan"), 3], [float("inf"), 3], "ab", [1]])
+def test_hypervolume_reference_must_be_two_finite_numbers(reference):
+    from d2lhpo.results import hypervolume_2d
+    with pytest.raises(ValueError, match="reference must be 2 finite numbers"):
+        hypervolume_2d([[0.0, 0.0]], reference)

@@ -268,3 +268,8 @@ def test_one_master_seed_makes_a_run_reproducible():
 
     pd.testing.assert_frame_equal(tune(3), tune(3))
     assert not tune(3)["config_x1"].equals(tune(4)["config_x1"])
+
+
+def test_the_sequential_backend_with_several_workers_is_refused_at_construction():
+    with pytest.raises(ValueError, match="n_workers=2"):
+        hpo.Tuner(lambda c: c["x"], fifo(), backend="sequential", n_workers=2)
