@@ -369,7 +369,8 @@ class DaskBackend(Backend):
 
         def restart():
             try:
-                self.client.restart_workers([address], raise_for_error=False)
+                # A stuck step never lets its worker close: the nanny kills it after 1.6 s.
+                self.client.restart_workers([address], timeout=2, raise_for_error=False)
             except Exception as e:  # noqa: BLE001 - the run may be over
                 logger.warning("could not restart the Dask worker %s: %r", address, e)
 
