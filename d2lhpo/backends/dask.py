@@ -173,9 +173,15 @@ class DaskBackend(Backend):
     worker process opens a run's event queue once: a trivial trial costs less
     than a bare Dask task submitted and waited for. When the tuner closes, it
     waits for each step still running to end at its next report (at most
-    ``close_timeout`` seconds); a trial whose tuner went away
+    ``close_timeout`` seconds; after Ctrl-C, not at all: those steps are
+    cancelled); a trial whose tuner went away
     without closing (its process was killed) ends within a minute of its next
-    report.
+    report. The cluster this backend starts ignores Ctrl-C (the tuner handles
+    it) and its workers end with the tuner's process, even one killed with
+    ``kill -9`` (Dask's nanny-started workers watch their parent). A step that
+    runs past the ``timeout`` given to ``open`` fails its trial; its task is
+    cancelled and its worker restarted through its nanny (a worker without one
+    keeps running that step in its thread until it returns).
 
     If a worker dies mid-trial, Dask's scheduler runs the task again on another
     worker (up to its ``allowed-failures`` setting; ``worker_retries`` for the
@@ -274,7 +280,7 @@ class DaskBackend(Backend):
         self._workers: dict = {}            # worker name -> index (kept across restarts)
         self.worker_names: list = []        # index -> the Dask worker's name
         self._inbox: deque = deque()      # messages received, not handled yet
-        self._closing = self._interrupted = False
+        self._closing = self.interrupted = False
         self._t0 = time.perf_counter()
 
     def _read(self):
@@ -341,7 +347,7 @@ class DaskBackend(Backend):
                     break
             return []
         except KeyboardInterrupt:
-            self._interrupted = True  # close() then waits for no step
+            self.interrupted = True  # close() then waits for no step
             raise
 
     def _timed_out(self):
@@ -359,22 +365,20 @@ class DaskBackend(Backend):
         return None
 
     def _restart(self, address):
-        """Restart the worker at ``address`` (in a thread: it takes seconds), so that a
-        step stuck in it stops; a worker without a nanny cannot be, and stays busy."""
+        """End the worker process at ``address``, which its nanny then starts again, so
+        that a step stuck in it stops (a graceful restart would wait for that step). A
+        worker without a nanny cannot be restarted: it keeps running the step."""
         worker = self.client.scheduler_info()["workers"].get(address, {})
         if not worker.get("nanny"):
             logger.warning("the Dask worker %s has no nanny to restart it: the step that "
                            "timed out keeps its thread until it returns", address)
             return
 
-        def restart():
-            try:
-                # A stuck step never lets its worker close: the nanny kills it after 1.6 s.
-                self.client.restart_workers([address], timeout=2, raise_for_error=False)
-            except Exception as e:  # noqa: BLE001 - the run may be over
-                logger.warning("could not restart the Dask worker %s: %r", address, e)
+        def end():  # in a thread: the call gets no answer, only a closed connection
+            with contextlib.suppress(Exception):
+                self.client.run(os._exit, 1, workers=[address], on_error="ignore")
 
-        threading.Thread(target=restart, name="d2lhpo-dask-restart", daemon=True).start()
+        threading.Thread(target=end, name="d2lhpo-dask-restart", daemon=True).start()
 
     def _on_message(self, kind, run, attempt, worker, report, duration, error, waits):
         info = self._runs.get(run)
@@ -464,7 +468,7 @@ class DaskBackend(Backend):
         for info in running:
             self._answer(info, _ALL, True, False)
         try:
-            if running and not self._interrupted:
+            if running and not self.interrupted:
                 with self.client.as_current():  # wait() looks for the default client
                     distributed.wait([info["future"] for info in running],
                                      timeout=self.close_timeout)
@@ -474,7 +478,7 @@ class DaskBackend(Backend):
                            sum(not info["future"].done() for info in running),
                            self.close_timeout)
         except KeyboardInterrupt:
-            self._interrupted = True
+            self.interrupted = True
         late = [info["future"] for info in running if not info["future"].done()]
         if late:
             self.client.cancel(late, force=True)
