@@ -12,6 +12,7 @@ import os
 import pickle
 import queue
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -125,8 +126,9 @@ def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_nam
 
     try:
         if timed:  # the tuner times the step from now, not from when the task was queued
-            events.put(pickle.dumps([("started", run, attempt, worker.name,
-                                      {"address": worker.address}, 0.0, None, False)]))
+            where = {"address": worker.address, "pid": os.getpid(), "host": socket.gethostname()}
+            events.put(pickle.dumps([("started", run, attempt, worker.name, where, 0.0, None,
+                                      False)]))
         it = run_objective(objective, config, r0, r1, metric, spec, **context)
         while True:
             t = time.perf_counter()
@@ -301,7 +303,7 @@ class DaskBackend(Backend):
             pure=False)
         self._runs[run] = {"trial_id": trial_id, "future": future, "name": name,
                            "decisions": None, "attempt": None, "waits": False, "old": set(),
-                           "reports": 0, "replay": 0, "deadline": None, "address": None}
+                           "reports": 0, "replay": 0, "deadline": None, "where": None}
         self._active[trial_id] = run
         future.add_done_callback(lambda f: self._on_task_end(run, f))
 
@@ -359,19 +361,24 @@ class DaskBackend(Backend):
             if info["deadline"] is not None and now >= info["deadline"]:
                 del self._active[trial_id]
                 self.client.cancel([info["future"]], force=True)
-                self._restart(info["address"])
+                self._restart(info["where"])
                 return Event("failed", trial_id, self.now(), -1, duration=self.timeout,
                              error=timeout_error(self.timeout))
         return None
 
-    def _restart(self, address):
-        """End the worker process at ``address``, which its nanny then starts again, so
-        that a step stuck in it stops (a graceful restart would wait for that step). A
-        worker without a nanny cannot be restarted: it keeps running the step."""
+    def _restart(self, where):
+        """End the worker process where a step is stuck; its nanny starts it again (a
+        graceful restart would wait for that step). A worker without a nanny cannot be
+        restarted: it keeps running the step."""
+        address = where["address"]
         worker = self.client.scheduler_info()["workers"].get(address, {})
         if not worker.get("nanny"):
             logger.warning("the Dask worker %s has no nanny to restart it: the step that "
                            "timed out keeps its thread until it returns", address)
+            return
+        if self._own and where["host"] == socket.gethostname():  # a child of this process
+            with contextlib.suppress(OSError):
+                os.kill(where["pid"], signal.SIGKILL)
             return
 
         def end():  # in a thread: the call gets no answer, only a closed connection
@@ -404,7 +411,7 @@ class DaskBackend(Backend):
         if not live:  # the trial ended already (a retry of a stopped trial)
             return self._answer(info, attempt, waits, False)
         if kind == "started":
-            info["address"] = report["address"]
+            info["where"] = report
             info["deadline"] = time.monotonic() + self.timeout
             return None
         if kind == "result" and info["replay"] > 0:  # the dead attempt reported it already
