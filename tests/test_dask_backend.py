@@ -416,6 +416,18 @@ def test_a_step_past_the_timeout_fails_its_trial_and_the_run_goes_on(client):
     assert len(now & workers) == 1
 
 
+def test_a_timed_out_step_on_the_backends_own_cluster_ends_with_its_worker():
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(
+        SPACE, seed=0, points_to_evaluate=[{"x": 0.5}, {"x": 0.1}]), metric="loss")
+    backend = Timed(n_workers=2)
+    t = time.monotonic()
+    results = hpo.Tuner(sleeper, scheduler, backend=backend, progress=False).run(max_trials=4)
+    trials = results.trials()
+    assert trials["status"].tolist() == ["failed", "completed", "completed", "completed"]
+    assert trials.loc[0, "error"] == "timed out after 1 s"
+    assert time.monotonic() - t < 30 and backend.client is None
+
+
 def test_wait_returns_nothing_when_nothing_happens_in_time(client):
     client.wait_for_workers(2, timeout=120)
     backend = DaskBackend(client, close_timeout=0.1)

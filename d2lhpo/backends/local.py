@@ -100,7 +100,8 @@ def _alarm(seconds, message):
     if seconds is None:
         yield
         return
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    in_main = threading.current_thread() is threading.main_thread()
+    if not hasattr(signal, "setitimer") or not in_main:
         if not _warned_alarm:
             logger.warning("the sequential backend enforces timeouts only in the main thread "
                            "of a Unix process; this step runs without one")
