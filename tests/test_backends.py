@@ -202,10 +202,16 @@ def pool():
     backend.close()
 
 
+_unread = []  # events a wait() returned along with the one a test waited for
+
+
 def wait_for(backend, kind, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for event in backend.wait():
+        if not _unread:
+            _unread.extend(backend.wait(timeout=1.0))
+        if _unread:
+            event = _unread.pop(0)
             if event.kind == kind:
                 return event
             raise AssertionError(f"expected a {kind!r} event, got {event}")

@@ -385,6 +385,11 @@ def sleeper(config):
     return config["x"]
 
 
+def nap(config):
+    time.sleep(2)
+    return config["x"]
+
+
 class Timed(DaskBackend):
     def open(self, objective, n_workers, metric, timeout=None):
         super().open(objective, n_workers, metric, timeout=1)
@@ -392,6 +397,7 @@ class Timed(DaskBackend):
 
 def test_a_step_past_the_timeout_fails_its_trial_and_the_run_goes_on(client):
     client.wait_for_workers(2, timeout=120)
+    workers = set(client.scheduler_info()["workers"])
     scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(
         SPACE, seed=0, points_to_evaluate=[{"x": 0.5}, {"x": 0.1}]), metric="loss")
     t = time.monotonic()
@@ -402,13 +408,30 @@ def test_a_step_past_the_timeout_fails_its_trial_and_the_run_goes_on(client):
     assert trials.loc[0, "error"] == "timed out after 1 s"
     assert (trials.loc[1:, "status"] == "completed").all()
     assert time.monotonic() - t < 30
-    client.wait_for_workers(2, timeout=120)  # the stuck worker restarted
+    # The worker of the stuck step was restarted: two workers again, one of them new.
+    deadline = time.monotonic() + 60
+    while len(now := set(client.scheduler_info()["workers"])) < 2 or now == workers:
+        assert time.monotonic() < deadline, "the stuck worker was not replaced"
+        time.sleep(0.1)
+    assert len(now & workers) == 1
+
+
+def test_a_timed_out_step_on_the_backends_own_cluster_ends_with_its_worker():
+    scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(
+        SPACE, seed=0, points_to_evaluate=[{"x": 0.5}, {"x": 0.1}]), metric="loss")
+    backend = Timed(n_workers=2)
+    t = time.monotonic()
+    results = hpo.Tuner(sleeper, scheduler, backend=backend, progress=False).run(max_trials=4)
+    trials = results.trials()
+    assert trials["status"].tolist() == ["failed", "completed", "completed", "completed"]
+    assert trials.loc[0, "error"] == "timed out after 1 s"
+    assert time.monotonic() - t < 30 and backend.client is None
 
 
 def test_wait_returns_nothing_when_nothing_happens_in_time(client):
     client.wait_for_workers(2, timeout=120)
     backend = DaskBackend(client, close_timeout=0.1)
-    backend.open(sleeper, 2, "loss")
+    backend.open(nap, 2, "loss")
     try:
         assert backend.wait(timeout=0.1) == []  # no trial runs
         backend.start(0, {"x": 0.5}, 0, 1, {})
@@ -417,6 +440,7 @@ def test_wait_returns_nothing_when_nothing_happens_in_time(client):
         assert 0.5 <= time.monotonic() - t < 5
     finally:
         backend.close()
+    time.sleep(2)  # the cancelled step ends: the next test needs both workers
 
 
 def test_a_run_killed_on_a_cluster_resumes_from_its_journal(client, tmp_path):

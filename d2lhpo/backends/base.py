@@ -33,8 +33,9 @@ class Event:
     error: str | None = None
 
 
-class StepTimedOut(Exception):
-    """Raised inside a step that ran past its backend's ``timeout``."""
+class StepTimedOut(BaseException):
+    """Raised inside a step that ran past its backend's ``timeout`` (not an Exception, so
+    that an objective's ``except Exception`` does not swallow it)."""
 
 
 def step(it) -> tuple[str, dict | None, str | None]:
@@ -89,6 +90,9 @@ class Backend:
     """
 
     n_workers: int = 1
+    #: Set when Ctrl-C interrupted :meth:`wait` (a tuner interrupted elsewhere may set it
+    #: too): ``close`` then waits for no step still running.
+    interrupted: bool = False
 
     def open(self, objective, n_workers: int, metric: str, timeout: float | None = None) -> None:
         """Get ready to run ``objective``. ``timeout``: wall-clock seconds a step (from

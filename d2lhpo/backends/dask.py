@@ -12,6 +12,7 @@ import os
 import pickle
 import queue
 import signal
+import socket
 import threading
 import time
 import traceback
@@ -125,8 +126,9 @@ def _run_trial(objective, spec, run, config, r0, r1, metric, context, events_nam
 
     try:
         if timed:  # the tuner times the step from now, not from when the task was queued
-            events.put(pickle.dumps([("started", run, attempt, worker.name,
-                                      {"address": worker.address}, 0.0, None, False)]))
+            where = {"address": worker.address, "pid": os.getpid(), "host": socket.gethostname()}
+            events.put(pickle.dumps([("started", run, attempt, worker.name, where, 0.0, None,
+                                      False)]))
         it = run_objective(objective, config, r0, r1, metric, spec, **context)
         while True:
             t = time.perf_counter()
@@ -173,9 +175,15 @@ class DaskBackend(Backend):
     worker process opens a run's event queue once: a trivial trial costs less
     than a bare Dask task submitted and waited for. When the tuner closes, it
     waits for each step still running to end at its next report (at most
-    ``close_timeout`` seconds); a trial whose tuner went away
+    ``close_timeout`` seconds; after Ctrl-C, not at all: those steps are
+    cancelled); a trial whose tuner went away
     without closing (its process was killed) ends within a minute of its next
-    report.
+    report. The cluster this backend starts ignores Ctrl-C (the tuner handles
+    it) and its workers end with the tuner's process, even one killed with
+    ``kill -9`` (Dask's nanny-started workers watch their parent). A step that
+    runs past the ``timeout`` given to ``open`` fails its trial; its task is
+    cancelled and its worker restarted through its nanny (a worker without one
+    keeps running that step in its thread until it returns).
 
     If a worker dies mid-trial, Dask's scheduler runs the task again on another
     worker (up to its ``allowed-failures`` setting; ``worker_retries`` for the
@@ -274,7 +282,7 @@ class DaskBackend(Backend):
         self._workers: dict = {}            # worker name -> index (kept across restarts)
         self.worker_names: list = []        # index -> the Dask worker's name
         self._inbox: deque = deque()      # messages received, not handled yet
-        self._closing = self._interrupted = False
+        self._closing = self.interrupted = False
         self._t0 = time.perf_counter()
 
     def _read(self):
@@ -295,7 +303,7 @@ class DaskBackend(Backend):
             pure=False)
         self._runs[run] = {"trial_id": trial_id, "future": future, "name": name,
                            "decisions": None, "attempt": None, "waits": False, "old": set(),
-                           "reports": 0, "replay": 0, "deadline": None, "address": None}
+                           "reports": 0, "replay": 0, "deadline": None, "where": None}
         self._active[trial_id] = run
         future.add_done_callback(lambda f: self._on_task_end(run, f))
 
@@ -341,7 +349,7 @@ class DaskBackend(Backend):
                     break
             return []
         except KeyboardInterrupt:
-            self._interrupted = True  # close() then waits for no step
+            self.interrupted = True  # close() then waits for no step
             raise
 
     def _timed_out(self):
@@ -353,27 +361,31 @@ class DaskBackend(Backend):
             if info["deadline"] is not None and now >= info["deadline"]:
                 del self._active[trial_id]
                 self.client.cancel([info["future"]], force=True)
-                self._restart(info["address"])
+                self._restart(info["where"])
                 return Event("failed", trial_id, self.now(), -1, duration=self.timeout,
                              error=timeout_error(self.timeout))
         return None
 
-    def _restart(self, address):
-        """Restart the worker at ``address`` (in a thread: it takes seconds), so that a
-        step stuck in it stops; a worker without a nanny cannot be, and stays busy."""
+    def _restart(self, where):
+        """End the worker process where a step is stuck; its nanny starts it again (a
+        graceful restart would wait for that step). A worker without a nanny cannot be
+        restarted: it keeps running the step."""
+        address = where["address"]
         worker = self.client.scheduler_info()["workers"].get(address, {})
         if not worker.get("nanny"):
             logger.warning("the Dask worker %s has no nanny to restart it: the step that "
                            "timed out keeps its thread until it returns", address)
             return
+        if self._own and where["host"] == socket.gethostname():  # a child of this process
+            with contextlib.suppress(OSError):
+                os.kill(where["pid"], signal.SIGKILL)
+            return
 
-        def restart():
-            try:
-                self.client.restart_workers([address], raise_for_error=False)
-            except Exception as e:  # noqa: BLE001 - the run may be over
-                logger.warning("could not restart the Dask worker %s: %r", address, e)
+        def end():  # in a thread: the call gets no answer, only a closed connection
+            with contextlib.suppress(Exception):
+                self.client.run(os._exit, 1, workers=[address], on_error="ignore")
 
-        threading.Thread(target=restart, name="d2lhpo-dask-restart", daemon=True).start()
+        threading.Thread(target=end, name="d2lhpo-dask-restart", daemon=True).start()
 
     def _on_message(self, kind, run, attempt, worker, report, duration, error, waits):
         info = self._runs.get(run)
@@ -399,7 +411,7 @@ class DaskBackend(Backend):
         if not live:  # the trial ended already (a retry of a stopped trial)
             return self._answer(info, attempt, waits, False)
         if kind == "started":
-            info["address"] = report["address"]
+            info["where"] = report
             info["deadline"] = time.monotonic() + self.timeout
             return None
         if kind == "result" and info["replay"] > 0:  # the dead attempt reported it already
@@ -463,7 +475,7 @@ class DaskBackend(Backend):
         for info in running:
             self._answer(info, _ALL, True, False)
         try:
-            if running and not self._interrupted:
+            if running and not self.interrupted:
                 with self.client.as_current():  # wait() looks for the default client
                     distributed.wait([info["future"] for info in running],
                                      timeout=self.close_timeout)
@@ -473,7 +485,7 @@ class DaskBackend(Backend):
                            sum(not info["future"].done() for info in running),
                            self.close_timeout)
         except KeyboardInterrupt:
-            self._interrupted = True
+            self.interrupted = True
         late = [info["future"] for info in running if not info["future"].done()]
         if late:
             self.client.cancel(late, force=True)

@@ -59,10 +59,9 @@ class SequentialBackend(Backend):
         if self._cut is not None:
             kind, report, error = "failed", None, self._cut
         else:
-            limits = [(t, why) for t, why in [(self.timeout, timeout_error(self.timeout or 0)),
-                                               (timeout, None)] if t is not None]
-            limit, why = min(limits, key=lambda x: x[0]) if limits else (None, None)
-            why = why or _CUT
+            limit, why = self.timeout, self.timeout and timeout_error(self.timeout)
+            if timeout is not None and (limit is None or timeout < limit):
+                limit, why = timeout, _CUT
             kind, report, error = "failed", None, why  # if it rings as the step ends
             t = time.perf_counter()
             with _alarm(limit, why):
@@ -101,7 +100,8 @@ def _alarm(seconds, message):
     if seconds is None:
         yield
         return
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    in_main = threading.current_thread() is threading.main_thread()
+    if not hasattr(signal, "setitimer") or not in_main:
         if not _warned_alarm:
             logger.warning("the sequential backend enforces timeouts only in the main thread "
                            "of a Unix process; this step runs without one")
@@ -142,11 +142,18 @@ def _worker(conn, lifeline, parent_pid, payload, threads, inherited):
     threading.Thread(target=_watch_parent, args=(lifeline, parent_pid), daemon=True).start()
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)  # before the objective imports torch or numpy
+    objective = spec = metric = broken = None
     try:
         objective, spec, metric = pickle.loads(payload)
-        broken = None
     except BaseException:  # noqa: BLE001 - each trial then fails with this text
         broken = "the worker could not load the objective:\n" + traceback.format_exc(limit=-3)
+    try:
+        _serve(conn, objective, spec, metric, broken)
+    except (EOFError, OSError):  # the tuner is gone; the lifeline ends this process too
+        pass
+
+
+def _serve(conn, objective, spec, metric, broken):
     conn.send(("ready",))
     while True:
         task = conn.recv()
@@ -201,6 +208,7 @@ class _Slot:
     process: mp.process.BaseProcess
     conn: connection.Connection
     ready: bool = False  # it has loaded the objective
+    dead: bool = False  # its process ended; a fresh one takes its place at the next start
     trial: int | None = None
     waits: bool = False  # it reported and waits for a decision
     deadline: float | None = None  # monotonic time its step times out
@@ -276,7 +284,7 @@ class ProcessBackend(Backend):
         self._threads = self.threads_per_worker or max(1, (os.cpu_count() or 1) // n_workers)
         # The workers' lifeline: they exit when its write end, held here only, closes.
         self._lifeline, self._lifeline_end = self._ctx.Pipe(duplex=False)
-        self._interrupted = False
+        self.interrupted = False
         self._processes: list = []  # killed at interpreter exit if close() is not called
         multiprocessing.util.Finalize(self, _kill, args=(self._processes,), exitpriority=10)
         self._slots = [self._spawn(i) for i in range(n_workers)]
@@ -294,6 +302,10 @@ class ProcessBackend(Backend):
         self._processes.append(process)
         return _Slot(index, process, ours)
 
+    def _end(self, slot):
+        """``slot``'s process ended (or was killed): its trial no longer holds it."""
+        slot.dead, slot.trial, slot.waits, slot.deadline = True, None, False, None
+
     def _replace(self, slot):
         """Kill ``slot``'s process (if it still runs) and start a fresh one in its place."""
         _kill([slot.process])
@@ -302,13 +314,17 @@ class ProcessBackend(Backend):
         self._slots[slot.index] = self._spawn(slot.index)
 
     def start(self, trial_id, config, r0, r1, context, delay=0.0):
-        slot = next(s for s in self._slots if s.trial is None)
+        # A live worker that is ready first; a dead one is replaced now.
+        slot = min((s for s in self._slots if s.trial is None), key=lambda s: (s.dead, not s.ready))
+        if slot.dead:
+            self._replace(slot)
+            slot = self._slots[slot.index]
         slot.trial, slot.waits = trial_id, False
         if slot.ready and self.timeout is not None:
             slot.deadline = time.monotonic() + self.timeout
         try:
             slot.conn.send((config, r0, r1, context))
-        except OSError:  # it died since its last trial (wait() would replace it)
+        except OSError:  # it died since its last trial, unnoticed yet
             self._replace(slot)
             self.start(trial_id, config, r0, r1, context)
 
@@ -321,18 +337,20 @@ class ProcessBackend(Backend):
             while any(slot.trial is not None for slot in self._slots):
                 wake = [s.deadline for s in self._slots if s.deadline is not None]
                 wake = min(wake + ([end] if end is not None else []), default=None)
+                live = [s for s in self._slots if not s.dead]
                 ready = connection.wait(
-                    [s.conn for s in self._slots] + [s.process.sentinel for s in self._slots],
+                    [s.conn for s in live] + [s.process.sentinel for s in live],
                     None if wake is None else max(0.0, wake - time.monotonic()))
                 events = []
-                for slot in list(self._slots):
+                for slot in live:
                     if slot.conn in ready or slot.process.sentinel in ready:
                         events += self._receive(slot)
                 now = time.monotonic()
-                for slot in list(self._slots):
+                for slot in self._slots:
                     if slot.deadline is not None and now >= slot.deadline:
                         trial_id = slot.trial
-                        self._replace(slot)
+                        _kill([slot.process])
+                        self._end(slot)
                         events.append(Event("failed", trial_id, self.now(), slot.index,
                                             duration=self.timeout,
                                             error=timeout_error(self.timeout)))
@@ -342,7 +360,7 @@ class ProcessBackend(Backend):
                     break
             return []
         except KeyboardInterrupt:
-            self._interrupted = True  # close() then stops every worker at once
+            self.interrupted = True  # close() then stops every worker at once
             raise
 
     def _receive(self, slot) -> list[Event]:
@@ -355,9 +373,9 @@ class ProcessBackend(Backend):
         if not slot.process.is_alive():
             how = _died(slot.process.exitcode)
             trial_id = slot.trial
-            self._replace(slot)
+            self._end(slot)
             if trial_id is None:
-                logger.warning("worker %d died between trials (%s); replaced", slot.index, how)
+                logger.warning("worker %d died between trials (%s)", slot.index, how)
             else:
                 events.append(Event("failed", trial_id, self.now(), slot.index,
                                     error=f"the worker process died ({how})"))
@@ -398,7 +416,7 @@ class ProcessBackend(Backend):
         for slot in slots:
             with contextlib.suppress(OSError):
                 slot.conn.send(None)  # stop: at once if idle or waiting, else at the next report
-        grace = 0.0 if self._interrupted else self.close_timeout
+        grace = 0.0 if self.interrupted else self.close_timeout
         end = time.monotonic() + grace
         # Workers still loading the objective run no trial: no need to wait for them.
         alive = [s for s in slots if s.ready or s.trial is not None]
@@ -416,7 +434,7 @@ class ProcessBackend(Backend):
             raise
         finally:
             late = [s for s in alive if s.trial is not None and not s.waits]
-            if late and not self._interrupted:
+            if late and not self.interrupted:
                 logger.warning("%d trial step(s) still running %g s after the run ended: "
                                "killed", len(late), self.close_timeout)
             _kill([s.process for s in slots])
