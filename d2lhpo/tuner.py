@@ -237,6 +237,7 @@ class Tuner:
                 if timed and self._t0 + self.backend.now() > budget.max_time:
                     break
         except KeyboardInterrupt:
+            self.backend.interrupted = True  # close() then waits for no running step
             logger.warning("interrupted: returning the %d results reported so far",
                            len(self.results))
         finally:

@@ -1,11 +1,11 @@
 """Objectives: analytic test functions now; the CNN, live and replayed, in their own modules."""
 
-from .base import Objective, is_stepwise, run_objective
+from .base import Objective, run_objective
 from .cnn_space import cnn_space
 from .functions import AnalyticFunction, branin, hartmann3, hartmann6
 from .tabular import TabularObjective, lenet_digits
 
-__all__ = ["Objective", "is_stepwise", "run_objective", "AnalyticFunction", "branin",
+__all__ = ["Objective", "run_objective", "AnalyticFunction", "branin",
            "hartmann3", "hartmann6", "CNNObjective", "cnn_space", "TabularObjective",
            "lenet_digits"]
 

@@ -57,11 +57,6 @@ class CallSpec:
         return cls(stepwise, frozenset(params))
 
 
-def is_stepwise(objective) -> bool:
-    """True if ``objective`` takes ``r0`` and ``r1`` (the stepwise contract)."""
-    return CallSpec.of(objective).stepwise
-
-
 def run_objective(objective, config: dict, r0: float, r1: float, metric: str,
                   spec: CallSpec | None = None, **context) -> Iterator[dict]:
     """Run ``objective`` on ``config`` from ``r0`` to ``r1``, yielding normalized reports.
