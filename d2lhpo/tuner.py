@@ -252,10 +252,10 @@ class Tuner:
         return self.results
 
     def _wait(self):
+        if not self._real or self.budget.max_time is None:
+            return self.backend.wait()
         left = self.budget.time_left(self._t0 + self.backend.now())
-        if self._real and left is not None:
-            return self.backend.wait(timeout=max(left, 0.0) + 0.01)
-        return self.backend.wait()
+        return self.backend.wait(timeout=max(left, 0.0) + 0.01)
 
     def _fill_workers(self):
         budget = self.budget
@@ -289,10 +289,9 @@ class Tuner:
         if trial.seed is None:
             trial.seed = self._trial_seed(job.trial_id)
         trial.checkpoint = self._checkpoint(job.trial_id)
-        record = self.results.append_job({"trial_id": job.trial_id, "r0": job.r0,
-                                          "r1": job.r1, "config": job.config})
-        if self._journal:
-            self._journal.write_job(record)
+        if self._journal:  # what a resumed run replays (kept only with a journal)
+            self._journal.write_job(self.results.append_job(
+                {"trial_id": job.trial_id, "r0": job.r0, "r1": job.r1, "config": job.config}))
         self._running.add(job.trial_id)
         context = {"seed": trial.seed, "checkpoint": trial.checkpoint}
         self.backend.start(job.trial_id, job.config, job.r0, job.r1, context, delay=delay)

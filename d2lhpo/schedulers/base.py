@@ -49,7 +49,7 @@ class Decision(str, enum.Enum):
     STOP = "stop"           # stop for good
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """Run trial ``trial_id`` with ``config`` from resource ``r0`` to ``r1``.
 
@@ -66,7 +66,7 @@ class Job:
         return self.r0 > 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Trial:
     """The one record of a trial: what it is, how far it got, and its state.
 
@@ -264,16 +264,15 @@ class Scheduler:
         return decision
 
     def _check_report(self, trial, report) -> str | None:
-        resource = report.get("resource") if isinstance(report, dict) else None
         if not isinstance(report, dict):
             return f"a report must be a dict, got {report!r}"
-        if not (isinstance(resource, numbers.Real) and not isinstance(resource, bool)
-                and math.isfinite(resource)):
+        resource = report.get("resource")
+        if not (_finite(resource)):
             return f"the report's resource must be a finite number, got {resource!r}"
         if resource <= trial.resource:
             return (f"reported resource {resource!r} after {trial.resource!r}: each report "
                     f"must make progress")
-        skipped = skipped_rung(trial.resource, resource, self.levels)
+        skipped = skipped_rung(trial.resource, resource, self.levels) if self.levels else None
         if skipped is not None:
             return (f"reported resource {resource!r} after {trial.resource!r}, skipping the "
                     f"rung at resource {skipped!r} (rung levels {list(self.levels)}): the "
@@ -281,9 +280,7 @@ class Scheduler:
         if resource > trial.target:
             return (f"reported resource {resource!r} beyond the job's r1 = {trial.target!r} "
                     f"(max_resource {self.max_resource!r})")
-        value = report.get(self.metric)
-        if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
-                and math.isfinite(value)):
+        if not _finite(report.get(self.metric)):
             return (f"the report has no finite {self.metric!r}: {report!r}")
         return None
 
@@ -399,6 +396,14 @@ class Scheduler:
             self.rng = np.random.default_rng([int(seed), 2])
         if hasattr(self.searcher, "seed_from"):
             self.searcher.seed_from(seed)
+
+
+def _finite(value) -> bool:
+    """A finite real number, not a bool (floats and ints first: this runs per report)."""
+    if type(value) is float or type(value) is int:
+        return math.isfinite(value)
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _same_config(a, b) -> bool:

@@ -37,8 +37,8 @@ class RandomSearcher(Searcher):
         return config
 
     def register_pending(self, config):
-        super().register_pending(config)
         key = config_key(config)
+        self.pending[key] = dict(config)
         if key not in self._seen:  # not drawn here: a trial replayed from a journal
             self._seen.add(key)
             self._replayed += 1
