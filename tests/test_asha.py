@@ -306,3 +306,17 @@ def test_promotion_with_max_trials_promotes_after_the_last_new_trial():
     assert [(reached >= level).sum() for level in [1, 3, 9, 27]] == [27, 9, 3, 1]
     best = df.groupby("trial_id").error.min().idxmin()
     assert reached[best] == 27
+
+
+def test_an_objective_whose_resource_never_grows_fails_its_trials_instead_of_looping():
+    def stuck(config, r0, r1):  # always reports resource 1, whatever it is asked
+        while True:
+            yield {"resource": 1, "error": config["x"], "cost": 1.0}
+
+    scheduler = ASHA(hpo.RandomSearcher(Curves.space, seed=0), type="promotion", eta=3,
+                     max_resource=9, seed=0)
+    df = hpo.Tuner(stuck, scheduler, backend="simulated", n_workers=2, metric="error",
+                   progress=False).run(max_trials=12).df
+    assert df.trial_id.nunique() == 12 and len(df) < 40
+    failed = df[df.status == "failed"]
+    assert len(failed) and failed.error.str.contains("must make progress").all()
