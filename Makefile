@@ -70,7 +70,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 book: $(EXECUTED) $(NPM)/node_modules/mathjax/es5/tex-chtml-full.js | $(STAMP)
 	$(BIN)/python tools/build_book.py --executed $(OUT) --out $(OUT)/book \
