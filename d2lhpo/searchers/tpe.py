@@ -361,6 +361,7 @@ class TPE(Searcher):
             raise ValueError("metric is not set: pass metric= or use the searcher in a scheduler")
         if self.metric not in result:
             raise ValueError(f"result {dict(result)!r} has no metric {self.metric!r}")
+        config = self.space.check(config)   # a clear error for a value outside the space
         key = config_key(config)
         self._seen.add(key)
         value = float(result[self.metric])
