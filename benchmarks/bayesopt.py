@@ -5,8 +5,9 @@ Prints two tables, all from one run:
 - simple regret (best value found minus the known optimum) after each of
   ``--checkpoints`` evaluations (default 30 and 60) on Branin, Hartmann-3 and
   Hartmann-6: median and quartiles over ``--seeds`` seeds, for d2lhpo's
-  ``BayesianOptimization``, d2lhpo's ``RandomSearcher``, Optuna's
-  ``TPESampler`` and Optuna's ``GPSampler`` (each seeded with the run's seed);
+  ``BayesianOptimization``, d2lhpo's ``TPE``, d2lhpo's ``RandomSearcher``,
+  Optuna's ``TPESampler`` and Optuna's ``GPSampler`` (each seeded with the
+  run's seed);
 - the median milliseconds one suggestion takes with 50 and 100 observations
   (``--timing-at``) on Hartmann-6, for each model-based method: over
   ``--timing-seeds`` runs, the suggestions made with n-4 ... n observations.
@@ -17,8 +18,9 @@ Prints two tables, all from one run:
 Every method runs sequentially (one evaluation at a time) with ask/tell, on
 one thread (``--threads``) so that methods are compared on equal terms on a
 shared machine. Targets: d2lhpo BO's median regret no worse than Optuna's
-GPSampler on every function and far below random search; a suggestion takes
-<= 100 ms at 100 observations in 6-D on a 2-core laptop.
+GPSampler on every function and far below random search; d2lhpo TPE's no worse
+than Optuna's TPESampler (same defaults); a suggestion takes <= 100 ms at 100
+observations in 6-D on a 2-core laptop.
 
 Optuna is a benchmark-only dependency (``pip install d2lhpo[bench]``).
 
@@ -40,15 +42,17 @@ import d2lhpo as hpo
 
 FUNCTIONS = {"Branin": hpo.objectives.branin, "Hartmann-3": hpo.objectives.hartmann3,
              "Hartmann-6": hpo.objectives.hartmann6}
-METHODS = ["d2lhpo BO", "d2lhpo random", "Optuna TPE", "Optuna GP"]
-MODEL_BASED = ["d2lhpo BO", "Optuna TPE", "Optuna GP"]
+METHODS = ["d2lhpo BO", "d2lhpo TPE", "d2lhpo random", "Optuna TPE", "Optuna GP"]
+MODEL_BASED = ["d2lhpo BO", "d2lhpo TPE", "Optuna TPE", "Optuna GP"]
+D2LHPO_CLASSES = {"d2lhpo BO": hpo.BayesianOptimization, "d2lhpo TPE": hpo.TPE,
+                  "d2lhpo random": hpo.RandomSearcher}
 
 
 class D2lhpoAsker:
     """ask/tell over a d2lhpo searcher."""
 
     def __init__(self, method, fn, seed):
-        cls = hpo.BayesianOptimization if method == "d2lhpo BO" else hpo.RandomSearcher
+        cls = D2LHPO_CLASSES[method]
         self.searcher = cls(fn.space, metric=fn.metric, mode="min", seed=seed)
 
     def ask(self):

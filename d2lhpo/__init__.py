@@ -19,7 +19,7 @@ from .schedulers import (ASHA, BadReport, Decision, FIFOScheduler, Hyperband, Jo
                          halving_plan, hyperband_brackets, is_promotable, median_rule,
                          n_promotable, rung_levels)
 from .searchers import (BayesianOptimization, GaussianProcess, GPParams, GridSearcher,
-                        RandomSearcher, Searcher)
+                        RandomSearcher, Searcher, TPE)
 from .searchers.acquisition import (expected_improvement, log_expected_improvement,
                                     lower_confidence_bound, probability_of_feasibility)
 from .searchers.gp import condition, log_marginal_likelihood, matern52, posterior
@@ -45,7 +45,7 @@ __all__ = [
     "timeline", "Results", "aggregate_anytime", "hypervolume_2d", "pareto_mask", "Decision",
     "FIFOScheduler", "Scheduler", "Job", "Trial", "BadReport", "Budget", "SuccessiveHalving",
     "Hyperband", "ASHA", "StoppingASHA", "PromotionASHA", "MedianStopping", "halving_plan",
-    "hyperband_brackets", "is_promotable", "median_rule", "n_promotable", "rung_levels", "GridSearcher", "RandomSearcher", "Searcher", "BayesianOptimization",
+    "hyperband_brackets", "is_promotable", "median_rule", "n_promotable", "rung_levels", "GridSearcher", "RandomSearcher", "Searcher", "TPE", "BayesianOptimization",
     "GaussianProcess", "GPParams", "expected_improvement", "log_expected_improvement",
     "lower_confidence_bound", "probability_of_feasibility", "condition",
     "log_marginal_likelihood", "matern52", "posterior", "JournalError",

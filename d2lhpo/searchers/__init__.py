@@ -3,6 +3,7 @@ from .bayesopt import BayesianOptimization
 from .gp import GaussianProcess, GPParams
 from .grid import GridSearcher
 from .random import RandomSearcher
+from .tpe import TPE
 
 __all__ = ["Searcher", "GridSearcher", "RandomSearcher", "BayesianOptimization", "GaussianProcess",
-           "GPParams"]
+           "GPParams", "TPE"]
