@@ -148,7 +148,8 @@ def _check_results(results, metric):
 
 def fit_surrogate(results: Results, space=None, metric: str | None = None,
                   n_trees: int = 100, seed: int = 0, log: bool = False) -> Surrogate:
-    """A random forest fitted to the full-fidelity finished results (see :func:`importance`).
+    """A random forest fitted to the full-fidelity, feasible finished results
+    (:meth:`~d2lhpo.Results.finished`; see :func:`importance`).
 
     The forest is ``RandomForestRegressor(n_estimators=n_trees, random_state=seed,
     oob_score=True)`` (scikit-learn's defaults otherwise), fitted to
@@ -274,7 +275,7 @@ def importance(results: Results, space=None, metric: str | None = None, n_trees:
                confidence: float | None = 0.95) -> pd.DataFrame:
     """How much of the metric's variance each hyperparameter, and each pair, explains.
 
-    Fits a random forest to the full-fidelity finished results (the encoded
+    Fits a random forest to the full-fidelity, feasible finished results (the encoded
     configuration against the metric; see :func:`fit_surrogate`), then
     estimates with :func:`scipy.stats.sobol_indices` the Sobol' indices of the
     forest under the space's sampling distribution (each hyperparameter drawn
@@ -372,6 +373,6 @@ def plot_importance(table: pd.DataFrame, ax=None, top: int = 10):
     metric = table.attrs.get("metric")
     ax.set_title("Which hyperparameters matter" + (f" for {metric}" if metric else ""))
     ax.set_xlabel("share of variance")
-    ax.set_ylabel("hyperparameter")
+    ax.set_ylabel("hyperparameter or pair" if len(pairs) else "hyperparameter")
     ax.legend(loc="lower right")
     return ax

@@ -17,7 +17,7 @@ from scipy import stats  # noqa: E402
 from sklearn.ensemble import RandomForestRegressor  # noqa: E402
 
 import d2lhpo as hpo  # noqa: E402
-from d2lhpo.importance import fit_surrogate, infer_space  # noqa: E402
+from d2lhpo.importance import _features, fit_surrogate, infer_space  # noqa: E402
 
 N = 300  # evaluated configurations, as a short random search would leave
 
@@ -139,6 +139,20 @@ def test_the_table_is_scipy_sobol_indices_of_the_same_forest():
                                           - s.loc["bs", "first_order"], abs=1e-12)
 
 
+def test_uniform_inputs_become_the_encodings_of_the_values_the_space_decodes():
+    u = np.random.default_rng(1).random(500)
+    for name, domain in MIXED_SPACE.items():
+        got = _features(domain, u)
+        if isinstance(domain, hpo.Categorical):  # category floor(u k): each equally likely
+            k = len(domain.categories)
+            want = [domain.encode(domain.categories[int(x * k)]) for x in u]
+        else:
+            want = [domain.encode(domain.decode(np.array([x]))) for x in u]
+        np.testing.assert_allclose(got, np.array(want), rtol=0, atol=1e-12, err_msg=name)
+    float_domain = MIXED_SPACE["lr"]
+    np.testing.assert_allclose(_features(float_domain, u)[:, 0], u)  # the value itself
+
+
 def test_the_surrogate_is_the_documented_random_forest_on_the_encoding():
     space = {"x": hpo.uniform(-1, 3), "y": hpo.loguniform(1e-4, 1)}
     results = results_of(space, lambda c: c["x"] ** 2 + math.log(c["y"]), n=60)
@@ -187,8 +201,10 @@ def test_log_explains_the_logarithm_of_the_metric():
     space = {"a": hpo.uniform(0, 1), "b": hpo.uniform(0, 1)}
     # log f = 3a + b: shares 0.9 and 0.1 of log f (f itself is dominated by a even more)
     results = results_of(space, lambda c: math.exp(3 * c["a"] + c["b"]))
-    s = singles(hpo.importance(results, space=space, log=True, n_samples=2**10,
-                               confidence=None))
+    table = hpo.importance(results, space=space, log=True, n_samples=2**10, pairs=False,
+                           confidence=None)
+    assert list(table["order"]) == [1, 1] and table.attrs["log"]
+    s = singles(table)
     assert s.loc["a", "share"] == pytest.approx(0.9, abs=0.05)
     assert s.loc["b", "share"] == pytest.approx(0.1, abs=0.05)
 
