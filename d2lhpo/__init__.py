@@ -14,6 +14,7 @@ from .plots import (plot_anytime, plot_learning_curves, plot_pareto, plot_timeli
                     timeline)
 from .results import JournalError, Results, aggregate_anytime, hypervolume_2d, pareto_mask
 from .budget import Budget
+from .importance import importance, plot_importance
 from .schedulers import (ASHA, BadReport, Decision, FIFOScheduler, Hyperband, Job, MedianStopping,
                          PromotionASHA, Scheduler, StoppingASHA, SuccessiveHalving, Trial,
                          halving_plan, hyperband_brackets, is_promotable, median_rule,
@@ -51,5 +52,5 @@ __all__ = [
     "log_marginal_likelihood", "matern52", "posterior", "JournalError",
     "Categorical", "Domain", "FiniteRange", "Float", "Integer", "Space", "choice", "finrange",
     "logfinrange", "loguniform", "lograndint", "randint", "uniform", "Tuner",
-    "DaskBackend",
+    "DaskBackend", "importance", "plot_importance",
 ]
