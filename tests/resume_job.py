@@ -8,9 +8,10 @@ test can tell which trials ran in which process and where they started. With
 HANG_AT, the HANG_AT-th call hangs in its second epoch (after writing "hang"
 to LEDGER), waiting to be killed, or for a file LEDGER.release to appear (then
 it ends, reporting nothing more). With SCHEDULER (a Dask scheduler's address),
-the trials run on that cluster.
+the trials run on that cluster; with ``process``, in a worker process.
 """
 
+import functools
 import json
 import os
 import sys
@@ -52,8 +53,7 @@ def main(journal, checkpoint_dir, ledger, max_trials, hang_at=None, backend=None
     scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(SPACE, seed=0), metric="loss",
                                   max_resource=EPOCHS)
 
-    def run(config, r0, r1, checkpoint):
-        return objective(config, r0, r1, checkpoint, ledger, hang_at)
+    run = functools.partial(objective, ledger=ledger, hang_at=hang_at)  # pickles
 
     tuner = hpo.Tuner(run, scheduler, backend=backend, seed=0, journal=journal,
                       checkpoint_dir=checkpoint_dir, resume=True, progress=False)
@@ -62,7 +62,9 @@ def main(journal, checkpoint_dir, ledger, max_trials, hang_at=None, backend=None
 
 if __name__ == "__main__":
     args = [*sys.argv[1:4], *map(int, sys.argv[4:6])]
-    if len(sys.argv) > 6:
+    if len(sys.argv) > 6 and sys.argv[6] == "process":
+        args.append("process")
+    elif len(sys.argv) > 6:
         import distributed
         args.append(hpo.DaskBackend(distributed.Client(sys.argv[6])))
     main(*args)

@@ -37,11 +37,14 @@ def _by_trial(rows):
     return trials
 
 
-def test_killed_run_resumes_without_losing_or_repeating_trials(tmp_path):
+@pytest.mark.parametrize("backend", [[], ["process"]], ids=["sequential", "process"])
+def test_killed_run_resumes_without_losing_or_repeating_trials(tmp_path, backend):
+    # process: the killed run's worker process dies with it, so the checkpoint of the
+    # trial it trained matches the journaled resource (the objective asserts it)
     journal, ckpt, ledger = tmp_path / "run.jsonl", tmp_path / "ckpt", tmp_path / "calls.jsonl"
     max_trials = 8
     proc = subprocess.Popen([sys.executable, str(JOB), str(journal), str(ckpt), str(ledger),
-                             str(max_trials), "4"], stderr=subprocess.PIPE)
+                             str(max_trials), "4", *backend], stderr=subprocess.PIPE)
     # The 4th trial hangs in its 2nd epoch: kill the run there, with SIGKILL (no clean-up).
     deadline = time.monotonic() + 120
     while not (ledger.exists() and '"hang"' in ledger.read_text()):
