@@ -14,6 +14,7 @@ from .plots import (plot_anytime, plot_learning_curves, plot_pareto, plot_timeli
                     timeline)
 from .results import JournalError, Results, aggregate_anytime, hypervolume_2d, pareto_mask
 from .budget import Budget
+from .compare import TimeToTarget, speedup_interval, time_to_target
 from .importance import importance, plot_importance
 from .schedulers import (ASHA, BadReport, Decision, FIFOScheduler, Hyperband, Job, MedianStopping,
                          PromotionASHA, Scheduler, StoppingASHA, SuccessiveHalving, Trial,
@@ -41,6 +42,7 @@ def __getattr__(name):
 __version__ = "0.1.0"
 
 __all__ = [
+    "TimeToTarget", "speedup_interval", "time_to_target",
     "objectives", "Backend", "Event", "ProcessBackend", "SequentialBackend", "SimulatedBackend",
     "plot_anytime", "plot_learning_curves", "plot_pareto", "plot_timeline", "set_style",
     "timeline", "Results", "aggregate_anytime", "hypervolume_2d", "pareto_mask", "Decision",
