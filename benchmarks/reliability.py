@@ -62,6 +62,7 @@ from d2lhpo.results import Journal  # noqa: E402
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 import helper_replay  # noqa: E402  (tests/: the kill-and-resume job)
+from helper_procs import alive, descendants  # noqa: E402  (tests/: /proc)
 
 CATEGORIES = ["clear", "unclear", "late", "silently accepted", "crashed"]
 REFUSALS = (ValueError, TypeError)
@@ -817,40 +818,6 @@ def kill_and_resume(name: str, kill_at: int, tmp: Path) -> dict:
     except AssertionError as e:
         row["problem"] = _first(str(e).replace("\n", " "))
     return row
-
-
-def _children() -> dict[int, list[int]]:
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    return children
-
-
-def descendants(pid) -> set[int]:
-    children, found, todo = _children(), set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pids) -> set[int]:
-    """The ``pids`` still running (a zombie waits to be reaped: it runs not)."""
-    running = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X"):
-            running.add(pid)
-    return running
 
 
 def kill_real(backend: str, tmp: Path, grace: float = 5.0) -> dict:

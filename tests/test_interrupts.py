@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helper_procs import alive, descendants
 
 JOB = Path(__file__).with_name("interrupt_job.py")
 BACKENDS = ["process", pytest.param("dask", marks=pytest.mark.skipif(
@@ -35,41 +36,6 @@ def _start(backend, tmp_path, n_workers=2, rows=3):
             raise AssertionError(f"the job made no progress: {proc.communicate()}")
         time.sleep(0.02)
     return proc, journal, folder
-
-
-def _children() -> dict[int, list[int]]:
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    return children
-
-
-def descendants(pid) -> set[int]:
-    children, found, todo = _children(), set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pids) -> set[int]:
-    """The ``pids`` that still run (a zombie waits for a parent to reap it: it runs not)."""
-    running = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X"):
-            running.add(pid)
-    return running
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
