@@ -20,7 +20,7 @@ import enum
 import logging
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -83,7 +83,6 @@ class Trial:
     status: str = "running"
     checkpoint: str | None = None
     target: float = 0
-    values: dict = field(default_factory=dict)   # metric value at each rung reached
 
 
 class BadReport(ValueError):
@@ -250,7 +249,6 @@ class Scheduler:
             raise BadReport(f"trial {trial_id}: {problem}")
         trial.resource = report["resource"]
         if trial.resource in self.levels or trial.resource >= self.max_resource:
-            trial.values[trial.resource] = float(report[self.metric])
             self.searcher.observe(trial.config, report)
         decision = self.on_result(trial, report)
         if trial.resource >= self.max_resource:
