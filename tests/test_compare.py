@@ -68,3 +68,11 @@ def test_bad_summaries_and_intervals():
         TimeToTarget.of([])
     with pytest.raises(ValueError, match="at least 2"):
         speedup_interval([1.0], [2.0, 3.0])
+
+
+def test_misses_in_the_samples_raise_no_warning():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        speedup, lo, hi = speedup_interval([1.0, 2.0, np.inf, np.inf], [np.inf, 1.0, 3.0])
+    assert speedup == np.inf and lo <= hi   # the baseline missed in half its runs
