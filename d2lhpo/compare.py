@@ -96,7 +96,8 @@ def speedup_interval(baseline, method, confidence: float = 0.95, n_resamples: in
             r = np.where(np.isinf(my), 0.0, mx / my)
         return np.where(np.isinf(mx) & np.isfinite(my), np.inf, r)
 
-    # Misses (inf) make scipy's spread of the resampled ratios inf - inf: not an error here
+    # scipy also computes the standard error of the resampled ratios, which is
+    # undefined (inf - inf) when misses make some of them inf: not needed here
     with np.errstate(invalid="ignore"):
         res = stats.bootstrap((a, b), ratio, n_resamples=n_resamples, paired=False,
                               vectorized=True, confidence_level=confidence,
