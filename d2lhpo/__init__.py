@@ -27,6 +27,7 @@ from .searchers.acquisition import (expected_improvement, log_expected_improveme
 from .searchers.gp import condition, log_marginal_likelihood, matern52, posterior
 from .spaces import (Categorical, Domain, FiniteRange, Float, Integer, Space, choice, finrange,
                      logfinrange, loguniform, lograndint, randint, uniform)
+from .schedulers.pbt import PBT
 from .tuner import Tuner
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -55,4 +56,5 @@ __all__ = [
     "Categorical", "Domain", "FiniteRange", "Float", "Integer", "Space", "choice", "finrange",
     "logfinrange", "loguniform", "lograndint", "randint", "uniform", "Tuner",
     "DaskBackend", "importance", "plot_importance",
+    "PBT",
 ]

@@ -54,12 +54,15 @@ class Job:
     """Run trial ``trial_id`` with ``config`` from resource ``r0`` to ``r1``.
 
     A new trial starts at ``r0 = 0``; a resumed one at the resource it reached.
+    ``checkpoint_from``: start from a copy of that (paused) trial's checkpoint,
+    which the tuner puts in place of this trial's (PBT's exploit step).
     """
 
     trial_id: int
     config: dict[str, Any]
     r0: float
     r1: float
+    checkpoint_from: int | None = None
 
     @property
     def resume(self) -> bool:
