@@ -28,7 +28,7 @@ import numbers
 
 import numpy as np
 
-from ..spaces import Categorical, Domain, FiniteRange, Float, Integer, Space
+from ..spaces import Categorical, Domain, FiniteRange, Integer, Space
 from .base import Decision, Job, Scheduler, _Diverged, _same_config
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def truncation_selection(scores: dict, fraction: float, rng: np.random.Generator
     return {i: top[int(rng.integers(k))] for i in bottom}
 
 
-def perturb(name: str, domain: Domain, value, rng: np.random.Generator,
+def perturb(domain: Domain, value, rng: np.random.Generator,
             factors=(1.2, 0.8), resample_probability: float = 0.25):
     """PBT's explore step for one hyperparameter (Ray Tune's rule, kept inside the domain).
 
@@ -94,7 +94,7 @@ def explore(config: dict, space: Space, hyperparameters, rng: np.random.Generato
     in the order given; the other hyperparameters are kept."""
     new = dict(config)
     for name in hyperparameters:
-        new[name] = perturb(name, space.domains[name], config[name], rng, factors,
+        new[name] = perturb(space.domains[name], config[name], rng, factors,
                             resample_probability)
     return new
 
@@ -178,6 +178,10 @@ class PBT(Scheduler):
                 return job
         if not self._queue:
             self._queue = self._generation()
+        if not self._queue:
+            return None
+        while self._queue and self.trials[self._queue[0].trial_id].status != "paused":
+            self._queue.pop(0)  # it failed while it waited
         if not self._queue:
             return None
         job, replay = self._queue[0], self._replaying
