@@ -29,6 +29,7 @@ from .searchers.acquisition import (expected_improvement, log_expected_improveme
 from .searchers.gp import condition, log_marginal_likelihood, matern52, posterior
 from .spaces import (Categorical, Domain, FiniteRange, Float, Integer, Space, choice, finrange,
                      logfinrange, loguniform, lograndint, randint, uniform)
+from .schedulers.pbt import PBT
 from .tuner import Tuner
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -58,4 +59,5 @@ __all__ = [
     "logfinrange", "loguniform", "lograndint", "randint", "uniform", "Tuner",
     "DaskBackend", "importance", "plot_importance",
     "CostAwareBO", "EHVI", "expected_hypervolume_improvement", "hypervolume_improvement_2d",
+    "PBT",
 ]

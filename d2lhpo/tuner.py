@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -292,9 +294,14 @@ class Tuner:
         if trial.seed is None:
             trial.seed = self._trial_seed(job.trial_id)
         trial.checkpoint = self._checkpoint(job.trial_id)
+        if job.checkpoint_from is not None:  # PBT's exploit: start from another's weights
+            _copy_checkpoint(self.scheduler.trials[job.checkpoint_from],
+                             self._checkpoint(job.checkpoint_from), trial.checkpoint)
         if self._journal:  # what a resumed run replays (kept only with a journal)
             self._journal.write_job(self.results.append_job(
-                {"trial_id": job.trial_id, "r0": job.r0, "r1": job.r1, "config": job.config}))
+                {"trial_id": job.trial_id, "r0": job.r0, "r1": job.r1, "config": job.config,
+                 **({} if job.checkpoint_from is None else
+                    {"checkpoint_from": job.checkpoint_from})}))
         self._running.add(job.trial_id)
         context = {"seed": trial.seed, "checkpoint": trial.checkpoint, "levels": job.levels}
         self.backend.start(job.trial_id, job.config, job.r0, job.r1, context, delay=delay)
@@ -304,10 +311,10 @@ class Tuner:
         row = {"trial_id": event.trial_id, "status": trial.status,
                "resource": (report or {}).get("resource", trial.resource),
                "time": event.time, "duration": event.duration, "worker": event.worker}
-        columns = self._columns.get(event.trial_id)
-        if columns is None:
-            columns = self._columns[event.trial_id] = {
-                CONFIG_PREFIX + k: v for k, v in trial.config.items()}
+        config, columns = self._columns.get(event.trial_id, (None, None))
+        if config is not trial.config:  # made once per config (PBT changes a trial's)
+            columns = {CONFIG_PREFIX + k: v for k, v in trial.config.items()}
+            self._columns[event.trial_id] = (trial.config, columns)
         row.update(columns)
         row.update({k: v for k, v in (report or {}).items() if k != "resource"})
         if error is not None:
@@ -382,6 +389,27 @@ class Tuner:
         self.scheduler.fail(event.trial_id, error)
         self._record(event, _resource_only(report, self.scheduler.trials[event.trial_id]),
                      error=error)
+
+
+def _copy_checkpoint(source, checkpoint, path):
+    """Put a copy of paused trial ``source``'s ``checkpoint`` (a file or a folder) at
+    ``path``, in place of what is there and beside it (``path.*``: an older epoch)."""
+    if source.status == "running":
+        raise ValueError(f"a job may start from the checkpoint of a paused trial, not of "
+                         f"trial {source.trial_id} ({source.status})")
+    for old in glob.glob(glob.escape(path) + ".*") + [path]:
+        if os.path.isdir(old) and not os.path.islink(old):
+            shutil.rmtree(old)
+        elif os.path.lexists(old):
+            os.remove(old)
+    if os.path.isdir(checkpoint):
+        shutil.copytree(checkpoint, path)
+    elif os.path.exists(checkpoint):
+        shutil.copy2(checkpoint, path + ".copy")
+        os.replace(path + ".copy", path)  # a copy cut short is never taken for a checkpoint
+    else:
+        logger.warning("trial %d has no checkpoint at %s to copy", source.trial_id,
+                       checkpoint)
 
 
 def _resource_only(report, trial):

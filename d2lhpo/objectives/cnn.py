@@ -249,6 +249,9 @@ def _load(path, model, optim, r0):
                          f"cannot resume from r0={r0}")
     model.load_state_dict(state["model"])
     optim.load_state_dict(state["optim"])
+    for group in optim.param_groups:  # the config's, not the checkpoint's (PBT changes them)
+        group.update(lr=model.learning_rate, momentum=model.momentum,
+                     weight_decay=model.weight_decay)
 
 
 def _latency_ms(model, trainer, data, repeats=3):

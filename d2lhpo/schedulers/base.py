@@ -58,6 +58,8 @@ class Job:
     the objective must report a result, ending with ``r1`` (an objective that
     takes ``levels`` gets it, so that a non-resumable one trains only there).
     Reports between them are allowed.
+    ``checkpoint_from``: start from a copy of that (paused) trial's checkpoint,
+    which the tuner puts in place of this trial's (PBT's exploit step).
     """
 
     trial_id: int
@@ -65,6 +67,7 @@ class Job:
     r0: float
     r1: float
     levels: tuple = field(default=())
+    checkpoint_from: int | None = None
 
     def __post_init__(self):
         if not self.levels:
