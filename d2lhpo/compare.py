@@ -96,8 +96,11 @@ def speedup_interval(baseline, method, confidence: float = 0.95, n_resamples: in
             r = np.where(np.isinf(my), 0.0, mx / my)
         return np.where(np.isinf(mx) & np.isfinite(my), np.inf, r)
 
-    res = stats.bootstrap((a, b), ratio, n_resamples=n_resamples, paired=False,
-                          vectorized=True, confidence_level=confidence, method="percentile",
-                          random_state=np.random.default_rng(seed))
+    # misses (inf) make some resampled ratios inf, and scipy's standard error of
+    # them warns (inf - inf); the percentile interval itself is well defined
+    with np.errstate(invalid="ignore"):
+        res = stats.bootstrap((a, b), ratio, n_resamples=n_resamples, paired=False,
+                              vectorized=True, confidence_level=confidence,
+                              method="percentile", random_state=np.random.default_rng(seed))
     return float(ratio(a, b)), float(res.confidence_interval.low), float(
         res.confidence_interval.high)

@@ -1,6 +1,7 @@
 """Time to target and speed-up intervals over seeds (d2lhpo/compare.py)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -68,3 +69,14 @@ def test_bad_summaries_and_intervals():
         TimeToTarget.of([])
     with pytest.raises(ValueError, match="at least 2"):
         speedup_interval([1.0], [2.0, 3.0])
+
+
+def test_misses_give_an_interval_without_warnings():
+    # three of ten baseline runs never reach the target: the interval reaches inf
+    baseline = np.array([18.6, 20, np.inf, np.inf, np.inf, 15, 16, 17, 19, 21.0])
+    method = np.arange(10) + 15.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ratio, low, high = speedup_interval(baseline, method)
+    assert ratio == pytest.approx(np.median(baseline) / np.median(method))
+    assert low < 1 and high == np.inf
