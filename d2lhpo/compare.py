@@ -96,8 +96,8 @@ def speedup_interval(baseline, method, confidence: float = 0.95, n_resamples: in
             r = np.where(np.isinf(my), 0.0, mx / my)
         return np.where(np.isinf(mx) & np.isfinite(my), np.inf, r)
 
-    # misses (inf) make some resampled ratios inf, and scipy's standard error of
-    # them warns (inf - inf); the percentile interval itself is well defined
+    # scipy also computes the standard error of the resampled ratios, which is
+    # undefined (inf - inf) when misses make some of them inf: not needed here
     with np.errstate(invalid="ignore"):
         res = stats.bootstrap((a, b), ratio, n_resamples=n_resamples, paired=False,
                               vectorized=True, confidence_level=confidence,
