@@ -339,3 +339,61 @@ def test_chooses_among_candidates_only():
         searcher.observe(config, fn(config))
     assert searcher.suggest() is None
     assert suggested.index(best) < 15
+
+
+def test_parego_weights_are_knowles_evenly_spread_sets():
+    two = bayesopt.parego_weights(2)   # Knowles (2006): s = 10, 11 vectors
+    np.testing.assert_allclose(sorted(two[:, 0]), np.arange(11) / 10)
+    np.testing.assert_allclose(two.sum(axis=1), 1.0)
+    for k, s, n in [(3, 4, 15), (4, 3, 20), (3, 2, 6)]:
+        w = bayesopt.parego_weights(k, s if k == 3 and s == 2 else None)
+        assert w.shape == (n, k) and len({tuple(row) for row in w}) == n
+        np.testing.assert_allclose(w.sum(axis=1), 1.0)
+        np.testing.assert_allclose(w * s, np.round(w * s), atol=1e-12)
+    with pytest.raises(ValueError, match="s must"):
+        bayesopt.parego_weights(2, 0)
+
+
+def _two_objectives(log10_f2):
+    def fn(c):
+        f2 = (c["x"] - 1) ** 2 + c["y"] ** 2 + 0.01
+        return {"f1": c["x"] ** 2 + c["y"] ** 2, "f2": np.log10(f2) if log10_f2 else f2}
+    return fn
+
+
+def test_parego_draws_its_weights_from_the_fixed_set(monkeypatch):
+    drawn = []
+
+    def recording(Y, weights, rho=0.05):
+        drawn.append(tuple(weights))
+        return parego_scalarize(Y, weights, rho)
+    monkeypatch.setattr(bayesopt, "parego_scalarize", recording)
+    space = {"x": hpo.uniform(-1, 2), "y": hpo.uniform(-1, 1)}
+    searcher = BayesianOptimization(space, metric=["f1", "f2"], mode="min", seed=0, **FAST)
+    _minimize(searcher, _two_objectives(False), 14)
+    allowed = {tuple(w) for w in bayesopt.parego_weights(2)}
+    assert len(drawn) == 14 - searcher.num_initial and set(drawn) <= allowed
+
+
+def test_log_objectives_model_the_log10_of_the_values():
+    # Reference: the same searcher fed log10(f2) by hand makes the same suggestions.
+    space = {"x": hpo.uniform(-1, 2), "y": hpo.uniform(-1, 1)}
+    logged = BayesianOptimization(space, metric=["f1", "f2"], mode="min", seed=0,
+                                  log_objectives=["f2"], **FAST)
+    by_hand = BayesianOptimization(space, metric=["f1", "f2"], mode="min", seed=0, **FAST)
+    configs = [c for c, _ in _minimize_pairs(logged, _two_objectives(False), 10)]
+    assert configs == [c for c, _ in _minimize_pairs(by_hand, _two_objectives(True), 10)]
+    with pytest.raises(ValueError, match="log_objectives.*'f3'"):
+        BayesianOptimization(space, metric=["f1", "f2"], log_objectives=["f3"])
+    with pytest.raises(ValueError, match="'f2'.*positive.*0.0"):
+        logged.observe({"x": 0.5, "y": 0.0}, {"f1": 1.0, "f2": 0.0})
+
+
+def _minimize_pairs(searcher, fn, n):
+    pairs = []
+    for _ in range(n):
+        config = searcher.suggest()
+        result = fn(config)
+        searcher.observe(config, result)
+        pairs.append((config, result))
+    return pairs

@@ -208,3 +208,35 @@ def test_the_gp_class_predicts_and_samples_through_the_pure_posterior(monkeypatc
     mean, var = posterior(X, z, PARAMS, Xt)
     np.testing.assert_allclose(gp.predict(Xt)[0], y.mean() + y.std() * mean, atol=1e-12)
     np.testing.assert_allclose(gp.predict(Xt)[1], y.std() * np.sqrt(var), atol=1e-12)
+
+
+@pytest.mark.parametrize("noise", [1e-6, 1e-2])
+def test_fixed_noise_fit_is_no_worse_than_sklearn_with_that_noise(noise):
+    X, y, _ = _data(n=30, seed=1, noise=0.1)
+    z = (y - y.mean()) / y.std()
+    kernel = (ConstantKernel(1.0, BOUNDS["variance"])
+              * Matern(np.ones(X.shape[1]), BOUNDS["lengthscale"], nu=2.5)
+              + WhiteKernel(noise, "fixed"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = GaussianProcessRegressor(kernel, alpha=0.0, normalize_y=True,
+                                      n_restarts_optimizer=5, random_state=0).fit(X, y)
+    p = sk.kernel_.get_params()
+    reference = GPParams(0.0, p["k1__k1__constant_value"],
+                         np.asarray(p["k1__k2__length_scale"]), noise)
+    ours = fit_hyperparameters(X, z, prior=False, seed=0, noise=noise)
+    assert ours.noise == pytest.approx(noise, rel=1e-9)
+    assert (log_marginal_likelihood(ours.theta, X, z)
+            >= log_marginal_likelihood(reference.theta, X, z) - 1e-6)
+    gp = GaussianProcess(seed=0, noise=noise).fit(X, y)
+    assert gp.params.noise == pytest.approx(noise, rel=1e-9)
+    # the free fit explains part of this noisy data as noise: more than 1e-6
+    assert GaussianProcess(seed=0).fit(X, y).params.noise > 1e-3
+
+
+def test_fixed_noise_refuses_bad_values():
+    for value in (0.0, -1e-3, 2.0, True, "1e-3"):
+        with pytest.raises(ValueError, match=f"noise.*{value!r}"):
+            GaussianProcess(noise=value)
+    with pytest.raises(ValueError, match="noise"):
+        GaussianProcess(PARAMS, noise=1e-3)

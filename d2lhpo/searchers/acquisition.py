@@ -7,10 +7,12 @@ turns into a gradient in the input space.
 
 Expected improvement over the best value ``best`` so far is
 ``EI = std * h(z)`` with ``z = (best - mean) / std`` and
-``h(z) = phi(z) + z Phi(z)``. Far from the incumbent (z << 0) EI underflows
-to 0 and gives an optimizer no slope, so we maximize ``log EI`` computed in a
-stable way (Ament et al., "Unexpected improvements to expected improvement
-for Bayesian optimization", NeurIPS 2023).
+``h(z) = phi(z) + z Phi(z)``. Where the mean lies many standard deviations
+above ``best`` (z << 0), EI's slope (``Phi(z)``) is below any optimizer's
+tolerance from z of about -4, long before EI underflows to 0 (below z of
+about -38), so we maximize ``log EI`` computed in a stable way (Ament et al.,
+"Unexpected improvements to expected improvement for Bayesian
+optimization", NeurIPS 2023).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import numbers
@@ -42,6 +43,28 @@ def _check_number(name, value, minimum):
     if not math.isfinite(value) or value < minimum:
         raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
     return float(value)
+
+
+# Knowles' choice of s per number of objectives (11, 15 and 20 weight vectors)
+_PAREGO_STEPS = {1: 1, 2: 10, 3: 4, 4: 3}
+
+
+def parego_weights(k: int, s: int | None = None) -> np.ndarray:
+    """The evenly spread weight vectors ParEGO draws from (Knowles 2006): every
+    ``w`` with components in ``{0, 1/s, ..., 1}`` that sum to 1, shape
+    ``(C(s + k - 1, k - 1), k)``.
+
+    By default ``s`` is Knowles' choice, 10, 4 and 3 for 2, 3 and 4 objectives
+    (11, 15 and 20 vectors), and 2 for more.
+    """
+    k = _check_int("k", k, 1)
+    s = _check_int("s", _PAREGO_STEPS.get(k, 2) if s is None else s, 1)
+    # stars and bars: k - 1 bars among s + k - 1 places split s into k parts
+    rows = []
+    for bars in itertools.combinations(range(s + k - 1), k - 1):
+        edges = (-1,) + bars + (s + k - 1,)
+        rows.append([edges[i + 1] - edges[i] - 1 for i in range(k)])
+    return np.array(rows, dtype=float) / s
 
 
 def parego_scalarize(Y, weights, rho: float = 0.05) -> np.ndarray:
@@ -86,9 +109,13 @@ class BayesianOptimization(Searcher):
     alone until a feasible point is found.
 
     Several objectives: ``metric`` and ``mode`` may be lists. Each suggestion
-    then draws random weights and minimizes the ParEGO scalarization
-    (:func:`parego_scalarize`) of the normalized objectives, so that successive
-    suggestions spread along the Pareto front. ``self.metric`` is the first
+    then draws one of ParEGO's evenly spread weight vectors at random
+    (:func:`parego_weights`) and minimizes the scalarization
+    (:func:`parego_scalarize`) of the objectives, each scaled to [0, 1] over
+    the observed values, so that successive suggestions spread along the
+    Pareto front. An objective that spans decades (a parameter count, a
+    latency) is better scaled in logs: name it in ``log_objectives``, and
+    measure the front on the same scale. ``self.metric`` is the first
     objective (a scheduler's ``metric``); all of them are read from each result.
 
     Args:
@@ -107,6 +134,8 @@ class BayesianOptimization(Searcher):
             (such as the rows of a table of recorded results): the initial
             design draws from them at random and the acquisition is
             maximized over those not yet suggested.
+        log_objectives: names of objectives (positive) that the model sees
+            as ``log10`` of their values.
 
     Example:
         >>> searcher = BayesianOptimization(branin.space, metric="value", seed=0)
@@ -117,7 +146,7 @@ class BayesianOptimization(Searcher):
     def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  num_initial: int | None = None, acquisition: str = "ei", beta: float = 2.0,
                  constraints=(), n_candidates: int = 1024, n_local: int = 5,
-                 n_starts: int = 2, candidates=None):
+                 n_starts: int = 2, candidates=None, log_objectives=()):
         self._objectives = None
         if isinstance(metric, (list, tuple)):
             modes = list(mode) if isinstance(mode, (list, tuple)) else [mode or "min"] * len(metric)
@@ -149,6 +178,17 @@ class BayesianOptimization(Searcher):
                              f"got {n_candidates!r}")
         self.n_local = _check_int("n_local", n_local, 0)
         self.n_starts = _check_int("n_starts", n_starts, 1)
+        names = [log_objectives] if isinstance(log_objectives, str) else log_objectives
+        if isinstance(names, Mapping) or not hasattr(names, "__iter__"):
+            raise TypeError(f"log_objectives must be objective names, got {log_objectives!r}")
+        objective_names = [m for m, _ in self.objectives]
+        self.log_objectives = list(names)
+        unknown = [n for n in self.log_objectives if n not in objective_names]
+        if unknown:
+            raise ValueError(f"log_objectives must name objectives {objective_names!r}, "
+                             f"got {unknown[0]!r}")
+        self._log_columns = [objective_names.index(n) for n in self.log_objectives]
+        self._weights = parego_weights(len(objective_names))
         self.n_fallbacks = 0   # suggestions made at random because the model failed
         self._candidates = None
         if candidates is not None:
@@ -198,6 +238,10 @@ class BayesianOptimization(Searcher):
         if not np.all(np.isfinite(values)):
             logger.warning("ignoring a result with non-finite metrics: %s", dict(result))
             return
+        for j in self._log_columns:
+            if values[j] <= 0:
+                raise ValueError(f"objective {names[j]!r} is in log_objectives and must be "
+                                 f"positive, got {result[names[j]]!r}")
         level = result.get("resource", 0)
         self._data.setdefault(level, {})[key] = (self.space.encode(config), values)
 
@@ -273,8 +317,11 @@ class BayesianOptimization(Searcher):
         X = np.array([x for x, _ in data.values()])
         values = np.array([v for _, v in data.values()])
         k = len(self.objectives)
-        Y = values[:, :k] * [1.0 if mode == "min" else -1.0 for _, mode in self.objectives]
-        y = Y[:, 0] if k == 1 else parego_scalarize(Y, self.rng.dirichlet(np.ones(k)))
+        Y = values[:, :k].copy()
+        Y[:, self._log_columns] = np.log10(Y[:, self._log_columns])
+        Y *= [1.0 if mode == "min" else -1.0 for _, mode in self.objectives]
+        y = Y[:, 0] if k == 1 else parego_scalarize(
+            Y, self._weights[self.rng.integers(len(self._weights))])
         X_pending = np.array([self.space.encode(c) for key, c in self.pending.items()
                               if key not in data]).reshape(-1, self.space.dim)
         gp = self._fit("objective", X, y, X_pending)

@@ -93,12 +93,26 @@ class GPParams:
         return cls(0.0, 1.0, np.full(dim, 0.5), 1e-3)
 
 
-def theta_bounds(dim: int) -> list[tuple]:
-    """Bounds on ``GPParams.theta`` for L-BFGS-B."""
+def theta_bounds(dim: int, noise: float | None = None) -> list[tuple]:
+    """Bounds on ``GPParams.theta`` for L-BFGS-B; a given ``noise`` is fixed
+    (equal lower and upper bounds)."""
     def log(b):
         return math.log(b[0]), math.log(b[1])
+    noise_bounds = BOUNDS["noise"] if noise is None else (noise, noise)
     return ([BOUNDS["mean"], log(BOUNDS["variance"])] + [log(BOUNDS["lengthscale"])] * dim
-            + [log(BOUNDS["noise"])])
+            + [log(noise_bounds)])
+
+
+def _check_noise(noise):
+    """``noise`` as a float if it is None or a number in ``BOUNDS["noise"]``."""
+    if noise is None:
+        return None
+    lo, hi = BOUNDS["noise"]
+    if (isinstance(noise, bool) or not isinstance(noise, numbers.Real)
+            or not lo <= noise <= hi):
+        raise ValueError(f"noise must be None (fitted) or a variance in [{lo:g}, {hi:g}] "
+                         f"(standardized units), got {noise!r}")
+    return float(noise)
 
 
 def matern52_of_distance(r, variance=1.0, grad: bool = False):
@@ -225,7 +239,8 @@ def log_prior(theta, grad: bool = False):
 
 
 def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
-                        n_candidates: int = 8, seed=None, prior: bool = True) -> GPParams:
+                        n_candidates: int = 8, seed=None, prior: bool = True,
+                        noise: float | None = None) -> GPParams:
     """Maximize the log marginal likelihood (plus the log prior) over the hyperparameters.
 
     Candidate starting points are the default hyperparameters, ``init`` (the last
@@ -239,10 +254,12 @@ def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
         n_candidates: random starting points to choose them from.
         seed: int or numpy Generator for the random starting points.
         prior: add the log prior (MAP); False gives maximum likelihood.
+        noise: a fixed noise variance (standardized units), for an objective
+            known to be deterministic (say ``MIN_NOISE``); None fits it.
     """
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     dim = X.shape[1]
-    bounds = np.array(theta_bounds(dim))
+    bounds = np.array(theta_bounds(dim, _check_noise(noise)))
     rng = np.random.default_rng(seed)
     sq_diff = squared_differences(X)
 
@@ -269,7 +286,8 @@ def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
         theta[1] = rng.normal(*PRIOR["variance"])
         theta[2:-1] = rng.normal(*PRIOR["lengthscale"], size=dim)
         theta[-1] = rng.uniform(math.log(MIN_NOISE), math.log(0.1))
-        starts.append(np.clip(theta, bounds[:, 0], bounds[:, 1]))
+        starts.append(theta)
+    starts = [np.clip(theta, bounds[:, 0], bounds[:, 1]) for theta in starts]
     starts.sort(key=loss_value)
     best = None
     for theta0 in starts[:n_starts]:
@@ -290,6 +308,9 @@ class GaussianProcess:
         prior: fit with the weak priors (MAP) or without (maximum likelihood).
         standardize: standardize the targets (subtract the mean, divide by the std).
         seed: int or numpy Generator for the restarts.
+        noise: a fixed noise variance (standardized units) while the other
+            hyperparameters are fitted, such as ``MIN_NOISE`` for a
+            deterministic objective; None fits it too.
 
     Example:
         >>> gp = GaussianProcess(seed=0).fit(X, y)
@@ -297,9 +318,13 @@ class GaussianProcess:
     """
 
     def __init__(self, params: GPParams | None = None, n_starts: int = 2, prior: bool = True,
-                 standardize: bool = True, seed=None):
+                 standardize: bool = True, seed=None, noise: float | None = None):
         if params is not None and not isinstance(params, GPParams):
             raise TypeError(f"params must be GPParams or None, got {params!r}")
+        if params is not None and noise is not None:
+            raise ValueError(f"noise is fitted only: with fixed params, set params.noise "
+                             f"instead of noise={noise!r}")
+        self.noise = _check_noise(noise)
         if isinstance(n_starts, bool) or not isinstance(n_starts, numbers.Integral) or n_starts < 1:
             raise ValueError(f"n_starts must be an integer >= 1, got {n_starts!r}")
         self.params, self.fixed = params, params is not None
@@ -320,7 +345,8 @@ class GaussianProcess:
         with one_blas_thread():
             if not self.fixed:
                 self.params = fit_hyperparameters(X, z, init or self.params, self.n_starts,
-                                                  seed=self.rng, prior=self.prior)
+                                                  seed=self.rng, prior=self.prior,
+                                                  noise=self.noise)
             self._condition(X, z)
         return self
 
