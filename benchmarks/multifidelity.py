@@ -186,7 +186,7 @@ MODEL_BASED_MF = ["BO-in-ASHA stopping", "BO-in-ASHA promotion", "BO-in-Hyperban
 def robust_problems():
     """name -> (objective, simulated seconds per run on 4 workers)."""
     return {"learner choice (error)": (LearnerChoice(metric="error"), 30.0),
-            "flat first rung": (FlatStart(), 900.0),
+            "flat first rung": (FlatStart(), 400.0),
             "learner choice (log-loss)": (LearnerChoice(metric="log_loss"), 30.0)}
 
 
@@ -257,7 +257,7 @@ def run_robust(objective, method, seed, max_time, n_workers=4):
 def robust_main(args):
     import warnings
     warnings.simplefilter("ignore")
-    seeds = 3 if args.quick else args.seeds
+    seeds = 2 if args.quick else args.seeds
     problems = robust_problems()
     methods = [m for m in ROBUST_METHODS if not args.methods or m in args.methods]
     t_start = time.perf_counter()
@@ -265,7 +265,7 @@ def robust_main(args):
     for pname, (objective, max_time) in problems.items():
         if args.problems and pname not in args.problems:
             continue
-        max_time = max_time * (0.5 if args.quick else 1.0)
+        max_time = max_time * (0.4 if args.quick else 1.0)
         finals = {}
         for method in methods:
             t0 = time.perf_counter()
@@ -302,8 +302,8 @@ def main(argv=None):
                         help="leave out the 3-simulated-hour timing runs")
     parser.add_argument("--robust", action="store_true",
                         help="instead: the model-based methods' robustness tables (issue 14)")
-    parser.add_argument("--quick", action="store_true", help="with --robust: 3 seeds, "
-                        "half the budget (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="with --robust: 2 seeds, "
+                        "0.4 of the budget")
     parser.add_argument("--problems", nargs="+", default=None)
     parser.add_argument("--methods", nargs="+", default=None)
     parser.add_argument("--quiet", action="store_true")

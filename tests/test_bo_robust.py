@@ -164,7 +164,32 @@ def test_a_heavy_tail_does_not_flatten_the_model():
     ({"level_agreement": 1.5}, "level_agreement must be in"),
     ({"level_agreement": -2}, "level_agreement must be a finite number >= -1"),
     ({"output_transform": "boxcox"}, "output_transform must be one of"),
+    ({"fantasy": "lie"}, "fantasy must be one of"),
 ])
 def test_bad_guard_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         BayesianOptimization(SPACE, metric="y", **kwargs)
+
+
+@pytest.mark.parametrize("fantasy", ["believer", "liar", "sample"])
+def test_each_fantasy_keeps_a_second_worker_away_from_the_pending_point(fantasy):
+    # Two points observed, one pending at the GP's best guess: the next
+    # suggestion must not be (nearly) the same point, whatever the fantasy.
+    searcher = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=3, random_fraction=0,
+                                    fantasy=fantasy, **FAST)
+    for x in (0.1, 0.5, 0.9):
+        searcher.observe({"x": x}, {"y": (x - 0.4) ** 2})
+    first = searcher.suggest()
+    searcher.register_pending(first)
+    second = searcher.suggest()
+    assert abs(second["x"] - first["x"]) > 0.01
+
+
+def test_the_liar_believes_the_worst_value_at_pending_points():
+    from d2lhpo.searchers.gp import GaussianProcess
+    X, y = np.array([[0.1], [0.5], [0.9]]), np.array([0.09, 0.01, 0.25])
+    gp = GaussianProcess(seed=0).fit(X, y)
+    believed = gp.fantasize([[0.3]]).predict([[0.3]])[0][0]
+    assert believed == pytest.approx(gp.predict([[0.3]])[0][0], abs=1e-6)
+    lied = gp.fantasize([[0.3]], [y.max()]).predict([[0.3]])[0][0]
+    assert believed + 0.03 < lied < y.max() + 1e-9   # pulled up towards the lie

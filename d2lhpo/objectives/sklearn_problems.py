@@ -14,7 +14,8 @@ the trees and the MLP win on all of it.
 
 The cost is simulated, a formula in the number of rows and the learner (the
 measured fit time would make the benchmark depend on the machine's load):
-``0.2 + rows / 100 * factor`` seconds, ``factor`` 0.1 for the linear model,
+``1 + rows / 100 * factor`` seconds (a second to start up, load the
+data and score), ``factor`` 0.1 for the linear model,
 ``0.5 * max_iter / 50`` for the trees, ``0.5 * sqrt(hidden / 32)`` for the
 MLP. Evaluations are deterministic in (configuration, resource) and memoised
 in the instance.
@@ -123,7 +124,7 @@ class LearnerChoice(Objective):
         factor = (0.1 if learner == "linear" else
                   0.5 * config["trees_max_iter"] / 50 if learner == "trees" else
                   0.5 * math.sqrt(config["mlp_hidden"] / 32))
-        return 0.2 + self.rows(resource) / 100 * factor
+        return 1.0 + self.rows(resource) / 100 * factor
 
     def evaluate(self, config, resource) -> dict:
         """Error and log-loss of a fresh fit on ``rows(resource)`` rows (memoised)."""

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 # Anything else (TypeError, IndexError, ...) is a bug and propagates.
 NUMERICAL_ERRORS = (np.linalg.LinAlgError, ValueError, ArithmeticError)
 OUTPUT_TRANSFORMS = ("auto", "none", "log", "yeo-johnson")
+FANTASIES = ("believer", "liar", "sample")
 MIN_SHARED = 5   # configurations seen at two levels before their rankings are compared
 
 
@@ -177,6 +178,10 @@ class BayesianOptimization(Searcher):
         output_transform: ``"auto"``, ``"none"``, ``"log"`` or
             ``"yeo-johnson"`` (single objective only; see
             :func:`transform_outputs`).
+        fantasy: what the GP believes it saw at pending points: ``"believer"``
+            (its posterior mean: kriging believer), ``"liar"`` (the worst
+            value observed: constant liar, CL-max) or ``"sample"`` (a joint
+            draw from the posterior).
 
     Example:
         >>> searcher = BayesianOptimization(branin.space, metric="value", seed=0)
@@ -189,7 +194,8 @@ class BayesianOptimization(Searcher):
                  constraints=(), n_candidates: int = 1024, n_local: int = 5,
                  n_starts: int = 2, candidates=None, random_fraction: float = 0.1,
                  min_distance: float = 0.0,
-                 level_agreement: float | None = 0.3, output_transform: str = "auto"):
+                 level_agreement: float | None = 0.3, output_transform: str = "auto",
+                 fantasy: str = "believer"):
         self._objectives = None
         if isinstance(metric, (list, tuple)):
             modes = list(mode) if isinstance(mode, (list, tuple)) else [mode or "min"] * len(metric)
@@ -236,6 +242,9 @@ class BayesianOptimization(Searcher):
             raise ValueError(f"output_transform must be one of {OUTPUT_TRANSFORMS}, "
                              f"got {output_transform!r}")
         self.output_transform = output_transform
+        if fantasy not in FANTASIES:
+            raise ValueError(f"fantasy must be one of {FANTASIES}, got {fantasy!r}")
+        self.fantasy = fantasy
         self.n_random = 0      # suggestions drawn at random by random_fraction
         self.last_transform = None   # the output transform of the last model fit
         self._candidates = None
@@ -368,7 +377,11 @@ class BayesianOptimization(Searcher):
         gp = GaussianProcess(n_starts=n_starts, seed=self.rng)
         gp.fit(X, y, init=self._params.get(name))
         self._params[name] = gp.params
-        return gp.fantasize(X_pending)
+        if name != "objective" or not len(X_pending) or self.fantasy == "believer":
+            return gp.fantasize(X_pending)
+        if self.fantasy == "liar":
+            return gp.fantasize(X_pending, np.full(len(X_pending), np.max(y)))
+        return gp.fantasize(X_pending, gp.sample(X_pending, seed=self.rng)[0])
 
     def _model_suggest(self, level):
         data = self._data[level]
