@@ -178,7 +178,13 @@ ROBUST_METHODS = {
     "BOHB (TPE-in-Hyperband)": lambda sp, seed: hpo.Hyperband(hpo.TPE(sp, seed=seed),
                                                               seed=seed),
     "Optuna TPE + HyperbandPruner": None,   # run_optuna
+    # rows for the output transform's comparison (not run unless named in --methods)
+    "BO-in-Hyperband, no output transform": lambda sp, seed: hpo.Hyperband(
+        _bo(sp, seed, output_transform="none"), seed=seed),
+    "BO-in-ASHA promotion, no output transform": lambda sp, seed: hpo.ASHA(
+        _bo(sp, seed, output_transform="none"), type="promotion", seed=seed),
 }
+EXTRA = ["BO-in-Hyperband, no output transform", "BO-in-ASHA promotion, no output transform"]
 MODEL_BASED_MF = ["BO-in-ASHA stopping", "BO-in-ASHA promotion", "BO-in-Hyperband",
                   "BOHB (TPE-in-Hyperband)", "Optuna TPE + HyperbandPruner"]
 
@@ -208,7 +214,7 @@ def run_optuna(objective, seed, total_cost):
         pruner=optuna.pruners.HyperbandPruner(min_resource=1,
                                               max_resource=objective.max_resource,
                                               reduction_factor=3),
-        direction="minimize")
+        direction="minimize", study_name=f"robust-{seed}")  # the pruner hashes the name
     spent, best = 0.0, math.inf
     defaults = space.decode(np.full(space.dim, 0.5))
     while spent < total_cost:
@@ -259,7 +265,8 @@ def robust_main(args):
     warnings.simplefilter("ignore")
     seeds = 2 if args.quick else args.seeds
     problems = robust_problems()
-    methods = [m for m in ROBUST_METHODS if not args.methods or m in args.methods]
+    methods = [m for m in ROBUST_METHODS if (m in args.methods if args.methods
+                                             else m not in EXTRA)]
     t_start = time.perf_counter()
     all_rows = []
     for pname, (objective, max_time) in problems.items():
