@@ -134,9 +134,9 @@ class BayesianOptimization(Searcher):
     unit-box encoding) to one observed or pending is refused.
 
     Heavy tails: ``output_transform`` maps the metric before the GP sees it
-    (:func:`transform_outputs`; by default a log when the values are
-    positive and skewed), so that a few very bad results do not flatten the model
-    everywhere else.
+    (:func:`transform_outputs`; with ``"auto"``, a log when the values are
+    positive and skewed), so that a few very bad results do not flatten the
+    model everywhere else.
 
     Constraints: one GP per constraint metric (feasible when ``result[c] <=
     0``); the acquisition is EI over the best *feasible* value times the
@@ -166,7 +166,9 @@ class BayesianOptimization(Searcher):
             design draws from them at random and the acquisition is
             maximized over those not yet suggested.
         random_fraction: the share of suggestions after the design drawn at
-            random, in [0, 1).
+            random, in [0, 1); 0.1 is SMAC's habit, 0 (the default) keeps
+            today's runs (0.1 gained nothing on our benchmarks, see
+            ``benchmarks/multifidelity.py --robust``).
         min_distance: the smallest root-mean-square distance (in the unit-box
             encoding) of a suggestion to the points observed or pending, >= 0;
             0 (the default) refuses only exact repeats: a radius of 0.01
@@ -175,7 +177,7 @@ class BayesianOptimization(Searcher):
             level's and the next level's values for the model to stay on the
             lower level; None: always the highest level with ``num_initial``
             points (the rule of BOHB).
-        output_transform: ``"auto"``, ``"none"``, ``"log"`` or
+        output_transform: ``"none"`` (the default), ``"auto"``, ``"log"`` or
             ``"yeo-johnson"`` (single objective only; see
             :func:`transform_outputs`).
         fantasy: what the GP believes it saw at pending points: ``"believer"``
@@ -192,9 +194,9 @@ class BayesianOptimization(Searcher):
     def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  num_initial: int | None = None, acquisition: str = "ei", beta: float = 2.0,
                  constraints=(), n_candidates: int = 1024, n_local: int = 5,
-                 n_starts: int = 2, candidates=None, random_fraction: float = 0.1,
+                 n_starts: int = 2, candidates=None, random_fraction: float = 0.0,
                  min_distance: float = 0.0,
-                 level_agreement: float | None = 0.3, output_transform: str = "auto",
+                 level_agreement: float | None = 0.3, output_transform: str = "none",
                  fantasy: str = "believer"):
         self._objectives = None
         if isinstance(metric, (list, tuple)):
