@@ -1,6 +1,6 @@
 """Bayesian optimization against random search and Optuna's TPE and GP samplers.
 
-Prints two tables, all from one run:
+Prints these tables, all from one run:
 
 - simple regret (best value found minus the known optimum) after each of
   ``--checkpoints`` evaluations (default 30 and 60) on Branin, Hartmann-3 and
@@ -8,6 +8,15 @@ Prints two tables, all from one run:
   ``BayesianOptimization``, d2lhpo's ``TPE``, d2lhpo's ``RandomSearcher``,
   Optuna's ``TPESampler`` and Optuna's ``GPSampler`` (each seeded with the
   run's seed);
+- cost-aware EI (``CostAwareBO``, EI per second) beside EI (``BayesianOptimization``):
+  the simulated seconds to a target (``hpo.time_to_target``, misses never reached)
+  over ``--cost-seeds`` seeds, and the speed-up of EI per second over EI with a
+  bootstrap interval (``hpo.speedup_interval``), on Branin with a known cost that
+  varies a hundredfold (1 to 100 s: once cheapest near one of its minima, once
+  cheapest in a band that holds none), one worker, 1000 simulated seconds; and on
+  the recorded CNN table (costs vary ninefold, 0.7 to 6.6 s), FIFO on 4 workers
+  for 30 simulated seconds, searchers choosing among the recorded configurations;
+  decisions charged to the clock everywhere;
 - the median milliseconds one suggestion takes with 50 and 100 observations
   (``--timing-at``) on Branin (2-D) and Hartmann-6 (6-D), for each model-based
   method: over ``--timing-seeds`` runs, the suggestions made with n-4 ... n
@@ -31,8 +40,8 @@ observations in 6-D on a 2-core laptop.
 Optuna is a benchmark-only dependency (``pip install d2lhpo[bench]``).
 
     python benchmarks/bayesopt.py [--seeds 20] [--checkpoints 30 60] [--timing-seeds 3]
-        [--async-seeds 10]
         [--functions Branin ...] [--methods "d2lhpo BO" ...] [--csv regrets.csv]
+        [--cost-seeds 10] [--async-seeds 10]
 """
 
 from __future__ import annotations
@@ -101,6 +110,70 @@ def run(method, fn, seed, n_evaluations):
         asker.tell(config, value)
         best.append(min(value, best[-1]) if best else value)
     return np.array(best), np.array(times)
+
+
+class CostedBranin(hpo.objectives.Objective):
+    """Branin whose evaluation costs ``100 ** exponent(u1, u2)`` seconds, ``u`` the point
+    scaled to [0, 1]^2; it reports the cost as ``cost`` (the simulated clock) and as
+    ``train_s`` (what the cost-aware searcher models)."""
+
+    metric, mode, max_resource = "value", "min", 1
+
+    def __init__(self, exponent):
+        self.exponent, self.space = exponent, hpo.objectives.branin.space
+
+    def __call__(self, config, r0=0, r1=1, seed=None):
+        u1, u2 = (config["x1"] + 5) / 15, config["x2"] / 15
+        seconds = 100.0 ** self.exponent(u1, u2)
+        value = next(hpo.objectives.branin(config))["value"]
+        yield {"resource": 1, "value": value, "cost": seconds, "train_s": seconds}
+
+
+def cnn_with_training_seconds():
+    """The recorded CNN, also reporting ``train_s``: the seconds trained so far."""
+    table = hpo.objectives.lenet_digits().table
+    table = table.assign(train_s=table.groupby("config_id")["cpu_s"].cumsum())
+    return hpo.objectives.TabularObjective(table, hpo.objectives.cnn_space(),
+                                           metrics=("error", "n_params", "train_s"))
+
+
+def cost_table(seeds, log):
+    """Time to target of EI and EI per second, and the speed-up, on three problems."""
+    branin = hpo.objectives.branin
+    cnn = cnn_with_training_seconds()
+    configs = cnn.configs.to_dict("records")
+    # (objective, workers, simulated seconds, target, searcher keywords)
+    problems = {
+        "Branin, cost 1-100 s, cheap near a minimum": (
+            CostedBranin(lambda u1, u2: u1), 1, 1000, branin.optimum + 0.1, {}),
+        "Branin, cost 1-100 s, cheap where no minimum is": (
+            CostedBranin(lambda u1, u2: 2 * abs(u2 - 0.5)), 1, 1000, branin.optimum + 0.1, {}),
+        "CNN table, cost 0.7-6.6 s": (cnn, 4, 30, 0.03, {"candidates": configs})}
+    rows = []
+    for name, (objective, workers, budget, target, kwargs) in problems.items():
+        times = {}
+        for method, cls, extra in [("EI", hpo.BayesianOptimization, {}),
+                                   ("EI per second", hpo.CostAwareBO, {"cost": "train_s"})]:
+            runs = []
+            for seed in range(seeds):
+                searcher = cls(objective.space, seed=seed, **kwargs, **extra)
+                tuner = hpo.Tuner(objective, hpo.FIFOScheduler(searcher), n_workers=workers,
+                                  backend=hpo.SimulatedBackend(charge_decisions=True),
+                                  seed=seed, progress=False)
+                runs.append(tuner.run(max_time=budget))
+            times[method] = hpo.time_to_target(runs, target)
+            summary = hpo.TimeToTarget.of(times[method])
+            rows.append({"problem": name, "target": target, "method": method,
+                         "reached": f"{summary.n_reached}/{summary.n_runs}",
+                         "median s": summary.median,
+                         "trials": np.median([r.df["trial_id"].nunique() for r in runs]),
+                         "s per trial": np.median([r.df["duration"].sum()
+                                                   / r.df["trial_id"].nunique() for r in runs])})
+            log(f"cost {name:<48} {method:<14} done")
+        with np.errstate(all="ignore"):
+            speedup, lo, hi = hpo.speedup_interval(times["EI"], times["EI per second"])
+        rows[-1]["speed-up [95%]"] = f"{speedup:.2f} [{lo:.2f}, {hi:.2f}]"
+    return pd.DataFrame(rows).set_index(["problem", "method"]).fillna("")
 
 
 def regret_table(seeds, checkpoints, functions, methods, log):
@@ -210,6 +283,8 @@ def main():
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[30, 60])
     parser.add_argument("--timing-seeds", type=int, default=3)
     parser.add_argument("--timing-at", type=int, nargs="+", default=[50, 100])
+    parser.add_argument("--cost-seeds", type=int, default=10,
+                        help="seeds of the cost-aware comparison (0: skip it)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--functions", nargs="+", default=list(FUNCTIONS), choices=list(FUNCTIONS))
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
@@ -235,6 +310,7 @@ def main():
     with threadpool_limits(args.threads):
         t0 = time.perf_counter()
         df, regrets = regret_table(args.seeds, args.checkpoints, args.functions, args.methods, log)
+        costs = cost_table(args.cost_seeds, log) if args.cost_seeds > 0 else None
         timings = (timing_table(args.timing_seeds, args.timing_at, args.timing_methods, log,
                                 args.timing_functions)
                    if args.timing_seeds > 0 else None)
@@ -246,6 +322,10 @@ def main():
     pd.set_option("display.width", 120)
     print(f"\nSimple regret over {args.seeds} seeds (median and quartiles)")
     print(regrets.to_string())
+    if costs is not None:
+        print(f"\nCost-aware EI beside EI: simulated seconds to the target over "
+              f"{args.cost_seeds} seeds (median; a speed-up interval containing 1 is a tie)")
+        print(costs.to_string())
     if timings is not None:
         print(f"\nCPU milliseconds per suggestion (median over {args.timing_seeds} runs x 5 "
               f"suggestions), {args.threads} thread(s), and the median regret after that many "

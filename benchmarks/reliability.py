@@ -315,8 +315,7 @@ def use_scheduler(scheduler) -> str | None:
     job = scheduler.ask()
     if job is None:
         return "ask() returned no job"
-    levels = [lv for lv in scheduler.levels if lv > job.r0]
-    resource = min(levels + [job.r1])
+    resource = job.levels[0]  # the first resource the job's report grid asks for
     scheduler.tell(job.trial_id, {"resource": resource, scheduler.metric: 0.5})
     return None
 

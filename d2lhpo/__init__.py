@@ -22,6 +22,8 @@ from .schedulers import (ASHA, BadReport, Decision, FIFOScheduler, Hyperband, Jo
                          n_promotable, rung_levels)
 from .searchers import (BayesianOptimization, GaussianProcess, GPParams, GridSearcher,
                         RandomSearcher, Searcher, TPE)
+from .searchers import CostAwareBO, EHVI
+from .searchers.ehvi import expected_hypervolume_improvement, hypervolume_improvement_2d
 from .searchers.acquisition import (expected_improvement, log_expected_improvement,
                                     lower_confidence_bound, probability_of_feasibility)
 from .searchers.gp import condition, log_marginal_likelihood, matern52, posterior
@@ -55,4 +57,5 @@ __all__ = [
     "Categorical", "Domain", "FiniteRange", "Float", "Integer", "Space", "choice", "finrange",
     "logfinrange", "loguniform", "lograndint", "randint", "uniform", "Tuner",
     "DaskBackend", "importance", "plot_importance",
+    "CostAwareBO", "EHVI", "expected_hypervolume_improvement", "hypervolume_improvement_2d",
 ]

@@ -96,8 +96,11 @@ def speedup_interval(baseline, method, confidence: float = 0.95, n_resamples: in
             r = np.where(np.isinf(my), 0.0, mx / my)
         return np.where(np.isinf(mx) & np.isfinite(my), np.inf, r)
 
-    res = stats.bootstrap((a, b), ratio, n_resamples=n_resamples, paired=False,
-                          vectorized=True, confidence_level=confidence, method="percentile",
-                          random_state=np.random.default_rng(seed))
+    # scipy also computes the standard error of the resampled ratios, which is
+    # undefined (inf - inf) when misses make some of them inf: not needed here
+    with np.errstate(invalid="ignore"):
+        res = stats.bootstrap((a, b), ratio, n_resamples=n_resamples, paired=False,
+                              vectorized=True, confidence_level=confidence,
+                              method="percentile", random_state=np.random.default_rng(seed))
     return float(ratio(a, b)), float(res.confidence_interval.low), float(
         res.confidence_interval.high)

@@ -3,7 +3,7 @@
 A search space is a plain dict mapping hyperparameter names to domains (or to
 constants). Model-based searchers see every domain through its encoding, a
 point of the unit box: continuous values scaled (on a log scale where asked),
-integers relaxed to equal-width cells and rounded back, categoricals one-hot.
+integers relaxed to cells and rounded back, categoricals one-hot.
 
 Example:
     >>> space = Space({"lr": loguniform(1e-4, 1e-1), "bs": choice([64, 128])})
@@ -175,10 +175,16 @@ class Float(Domain):
 class Integer(Domain):
     """Whole numbers in [lower, upper], both ends included (within int64).
 
-    Encoded as equal-width cells of [0, 1] (on a log scale for ``log=True``,
-    where each integer v owns [v - 1/2, v + 1/2] in log space), so rounding a
-    relaxed value back always lands on a valid integer. Whole-number float
-    bounds (``3.0``) are kept as ints.
+    Each integer v owns the interval [v - 1/2, v + 1/2], and the encoding
+    scales [lower - 1/2, upper + 1/2] onto [0, 1], so every point of [0, 1]
+    decodes to a valid integer. Linearly, the cells have equal width and v is
+    encoded at the center of its cell. With ``log=True`` the scaling is on
+    log x: the intervals keep their equal *linear* width, so their cells
+    shrink like log((v + 1/2) / (v - 1/2)) ~ 1/v, and v is encoded at log v,
+    slightly above the center of its cell (log of the geometric mean of its
+    ends). Sampling draws a uniform point of [0, 1] and decodes it, so P(v)
+    is the width of v's cell. Whole-number float bounds (``3.0``) are kept as
+    ints.
     """
 
     lower: int
@@ -451,7 +457,9 @@ def randint(lower: int, upper: int) -> Integer:
 
 
 def lograndint(lower: int, upper: int) -> Integer:
-    """Integers in [lower, upper], both included, uniform on a log scale."""
+    """Integers in [lower, upper], both included, drawn like a log-uniform value
+    in [lower - 1/2, upper + 1/2] rounded to the nearest integer: P(v) is
+    about proportional to 1/v. Encoded at log v (see :class:`Integer`)."""
     return Integer(lower, upper, log=True)
 
 

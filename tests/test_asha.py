@@ -280,7 +280,10 @@ def test_asha_objective_that_skips_a_rung_raises(type):
                       backend="simulated", n_workers=2, progress=False)
     df = tuner.run(max_trials=5).df
     assert (df.status == "failed").all() and len(df) == 5
-    assert df.error.str.contains("skipping the rung at resource 1").all()
+    # stopping: one job to max_resource past rung 1; promotion: a job to rung 1
+    problem = ("skipping the rung at resource 1" if type == "stopping"
+               else "reported resource 2 beyond the job's r1 = 1")
+    assert df.error.str.contains(problem).all()
 
 
 def test_asha_promotion_objective_that_stops_short_completes_where_it_got_to():

@@ -1,6 +1,7 @@
-"""The book and the slide decks: built from the notebooks run in quick mode, opened in Chromium.
+"""The book and the slide decks: built from the notebooks run in default mode, opened in Chromium.
 
-The module executes every chapter once (quick mode), builds the book and the
+The module takes every chapter executed once in default mode (the session's
+shared run, tests/conftest.py), builds the book and the
 decks from the executed copies with the tools ``make book`` and ``make
 slides`` use, and opens every page and every slide in headless Chromium with
 every non-local request refused (``tools/browser_check.py``). Screenshots go
@@ -63,16 +64,13 @@ def npm_install(prefix: Path, packages: list[str], marker: str):
 
 
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    """The chapters run in quick mode: {name: path of the executed copy}."""
+def executed(default_runs):
+    """The folder of the chapters executed in default mode (see conftest.py)."""
     require_browser()
-    folder = tmp_path_factory.mktemp("executed")
-    env = {**os.environ, "D2LHPO_QUICK": "1"}
     for path in NOTEBOOKS:
-        nb, _, error = run_notebooks.execute(path, timeout=300, env=env)
+        _, _, error = default_runs.run(path)
         assert error is None, f"{path.name}: {error}"
-        nbformat.write(nb, folder / path.name)
-    return folder
+    return default_runs.folder
 
 
 @pytest.fixture(scope="module")

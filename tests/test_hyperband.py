@@ -59,6 +59,62 @@ def test_brackets_bad_settings(args, name):
         hyperband_brackets(*args)
 
 
+class FreshFits:
+    """A fidelity that cannot resume (a training-set fraction): every report is a
+    fit from scratch at that resource, costing the resource, and only where the
+    job's report grid (``levels``) asks."""
+
+    space = {"x": hpo.uniform(0, 1)}
+    metric, mode, max_resource = "error", "min", 27
+
+    def __init__(self):
+        self.fits = []  # (trial seed, resource) of every fit
+
+    def __call__(self, config, r0, r1, levels, seed):
+        for resource in levels:
+            self.fits.append((seed, resource))
+            yield {"resource": resource, "error": config["x"] + 1 / resource,
+                   "cost": float(resource)}
+
+
+def test_brackets_start_at_their_own_rung():
+    # issue 14, item 3: a trial of bracket s reports first at r_s, so one cycle of
+    # Hyperband (R = 27, eta = 3) costs sum(n_i * r_i) = 108 + 99 + 108 + 108 = 423
+    # resource units with fresh fits (reporting at every lower rung first: 511)
+    objective = FreshFits()
+    scheduler = Hyperband(hpo.RandomSearcher(objective.space, seed=0), overlap=False)
+    n_trials = sum(bracket[0][0] for bracket in hyperband_brackets(27, 3))
+    df = hpo.Tuner(objective, scheduler, backend="simulated", n_workers=1, seed=0,
+                   progress=False).run(max_trials=n_trials).df
+    assert n_trials == 49 and df.trial_id.nunique() == 49
+    assert sum(r for _, r in objective.fits) == 423
+    assert df.time.max() == pytest.approx(423)   # one worker: the clock is the cost
+    first = df.groupby("trial_id").resource.min()
+    starts = [r for bracket in hyperband_brackets(27, 3) for r in [bracket[0][1]] * bracket[0][0]]
+    assert first.tolist() == starts       # 27 at 1, 12 at 3, 6 at 9, 4 at 27
+
+
+def test_jobs_carry_their_report_grid():
+    space = {"x": hpo.uniform(0, 1)}
+    hb = Hyperband(hpo.RandomSearcher(space, seed=0), metric="error", mode="min",
+                   max_resource=27, overlap=True)
+    first = {}
+    for _ in range(60):
+        job = hb.ask()
+        first.setdefault(job.r1, job)
+    assert {r: job.levels for r, job in first.items()} == {1: (1,), 3: (3,), 9: (9,),
+                                                          27: (27,)}
+    asha = hpo.ASHA(hpo.RandomSearcher(space, seed=0), type="stopping", metric="error",
+                    mode="min", max_resource=27)
+    assert asha.ask().levels == (1, 3, 9, 27)
+    promo = hpo.ASHA(hpo.RandomSearcher(space, seed=0), type="promotion", metric="error",
+                     mode="min", max_resource=27)
+    assert promo.ask().levels == (1,)
+    fifo = hpo.FIFOScheduler(hpo.RandomSearcher(space, seed=0), metric="error", mode="min",
+                             max_resource=27)
+    assert fifo.ask().levels == (27,)
+
+
 def test_hyperband_cycles_through_its_brackets():
     scheduler = Hyperband(hpo.RandomSearcher(Curves.space, seed=0), eta=3, seed=0)
     results = hpo.Tuner(Curves(), scheduler, backend="simulated", n_workers=3,

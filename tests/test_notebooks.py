@@ -1,7 +1,9 @@
-"""The notebooks: committed clean, shaped like chapters, and running in quick mode.
+"""The notebooks: committed clean, shaped like chapters, running in default and quick mode.
 
-The execution tests start one kernel per notebook (``D2LHPO_QUICK=1``) and fail
-on any error output or any stderr output that mentions a warning. The other
+The execution tests start one kernel per notebook, in default mode (what readers
+run, check cells included; shared with the book tests) and in quick mode
+(``D2LHPO_QUICK=1``), and fail on any error output or any stderr output that
+mentions a warning. The other
 tests read the notebooks as JSON and take well under a second.
 """
 
@@ -81,6 +83,41 @@ def test_chapter_shape(path):
 
 
 # -- execution ----------------------------------------------------------------
+
+@pytest.mark.notebook
+@by_name(NOTEBOOKS)
+def test_runs_in_default_mode_and_its_checks_pass(path, default_runs):
+    # what readers run: the budgets the text describes, and the check cells
+    # asserting every number, ranking and trend the text reads off an output
+    nb, seconds, error = default_runs.run(path)
+    issues = run_notebooks.problems(nb)
+    assert not issues and error is None, "\n".join(issues or [error])
+
+
+@pytest.mark.notebook
+@by_name(NOTEBOOKS)
+def test_prints_no_nan(path, default_runs):
+    # a time to target or a speed-up is a number or "not reached", never nan
+    nb, _, _ = default_runs.run(path)
+    found = [(i, line.strip()) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+             for out in c.outputs for text in output_texts(out)
+             for line in text.splitlines() if re.search(r"\bnan\b", line, re.I)]
+    assert not found, f"nan printed (cell, line): {found}"
+
+
+def output_texts(out):
+    if out.output_type == "stream":
+        return [out.text]
+    data = out.get("data", {})
+    return [data[k] for k in ("text/plain", "text/html", "text/markdown") if k in data]
+
+
+@by_name(CHAPTERS)
+def test_chapter_checks_its_claims(path):
+    checks = [c for c in read(path).cells if c.cell_type == "code" and "check" in tags(c)]
+    assert checks and all("assert" in c.source for c in checks), \
+        "each chapter checks the numbers its text states in cells tagged 'check'"
+
 
 @pytest.mark.notebook
 @by_name(NOTEBOOKS)

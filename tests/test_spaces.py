@@ -488,3 +488,21 @@ def test_loguniform_with_bounds_one_rounding_step_apart():
     hpo.Space({"h": domain})
     for value in (domain.lower, domain.upper):
         assert domain.decode(domain.encode(value)) in domain
+
+
+def test_lograndint_encodes_log_v_and_draws_its_cell_width():
+    # Closed forms: v owns [v - 1/2, v + 1/2]; on a log scale over
+    # [a - 1/2, b + 1/2] its cell is log((v + 1/2) / (v - 1/2)) / log(...) wide,
+    # v is encoded at log v (above the cell's center), and P(v) = the width.
+    d = hpo.lograndint(1, 8)
+    lo, hi = np.log(0.5), np.log(8.5)
+    v = np.arange(1, 9)
+    width = np.log((v + 0.5) / (v - 0.5)) / (hi - lo)
+    center = (np.log(v - 0.5) + np.log(v + 0.5)) / 2
+    encoded = np.array([d.encode(int(k))[0] for k in v])
+    assert np.allclose(encoded, (np.log(v) - lo) / (hi - lo))
+    assert np.all(encoded > (center - lo) / (hi - lo))
+    assert np.all(np.diff(width) < 0) and np.isclose(width.sum(), 1)
+    rng = np.random.default_rng(0)
+    counts = np.bincount([d.sample(rng) for _ in range(20_000)], minlength=9)[1:]
+    assert stats.chisquare(counts, 20_000 * width).pvalue > 1e-3

@@ -59,13 +59,25 @@ def run_sh(max_time=200, n_workers=4, seed=0, overlap=False, **kwargs):
 # -- pure functions ----------------------------------------------------------------------
 
 def test_rung_levels():
+    # the grid of the Hyperband paper (Li et al. 2018): max_resource * eta**-k down
+    # to min_resource; the same as min_resource * eta**k when R = r_min * eta**k
     assert rung_levels(1, 81, 3) == [1, 3, 9, 27, 81]
     assert rung_levels(1, 27, 3) == [1, 3, 9, 27]
     assert rung_levels(2, 16, 2) == [2, 4, 8, 16]
-    # max_resource is always the last rung, even when it is not min_resource * eta**k
-    assert rung_levels(1, 100, 3) == [1, 3, 9, 27, 81, 100]
-    assert rung_levels(1, 10, 4) == [1, 4, 10]
-    assert rung_levels(1, 2, 3) == [1, 2]
+    # otherwise anchored at the top, rounded for integer resources (issue 14, item 4:
+    # 81 configurations judged at epoch 1 of 52 were at chance level)
+    assert rung_levels(1, 52, 3) == [2, 6, 17, 52]
+    assert rung_levels(1, 100, 3) == [1, 4, 11, 33, 100]
+    assert rung_levels(1, 10, 4) == [3, 10]
+    assert rung_levels(1, 2, 3) == [2]        # s_max = floor(log_3 2) = 0: one rung
+    assert rung_levels(1.0, 10.0, 4) == [10 / 16 * 4 / 4 * 4, 10.0]  # floats stay exact
+    # anchored at the bottom: min_resource * eta**k, then max_resource itself
+    assert rung_levels(1, 52, 3, anchor="min") == [1, 3, 9, 27, 52]
+    assert rung_levels(1, 100, 3, anchor="min") == [1, 3, 9, 27, 81, 100]
+    assert rung_levels(1, 10, 4, anchor="min") == [1, 4, 10]
+    assert rung_levels(1, 2, 3, anchor="min") == [1, 2]
+    with pytest.raises(ValueError, match="anchor.*'top'"):
+        rung_levels(1, 81, 3, anchor="top")
 
 
 @pytest.mark.parametrize("args, name", [
@@ -301,7 +313,10 @@ def test_sh_objective_that_skips_a_rung_fails_its_trials():
                       progress=False)
     df = tuner.run(max_trials=4).df
     assert (df.status == "failed").all()
-    assert df.error.str.contains("skipping the rung at resource 1").all()
+    # each job of successive halving runs to the next rung (r1 = 1 here), and the
+    # objective's first report, at 2, is past it
+    assert df.error.str.contains("reported resource 2 beyond the job's r1 = 1").all()
+
 
 
 def test_sh_objective_that_stops_short_of_its_rung_completes_and_does_not_block():

@@ -133,6 +133,19 @@ def test_runs_under_the_tuner_on_a_simulated_clock(table, bench):
 @pytest.mark.skipif(not (importlib.resources.files("d2lhpo") / "data"
                          / "lenet_digits.csv.gz").is_file(),
                     reason="the recorded table is not packaged yet")
+def test_shuffled_configs_are_each_recorded_configuration_once(table, bench):
+    first = bench.shuffled_configs(0)
+    order = np.random.default_rng(0).permutation(40)  # numpy's permutation of the rows
+    assert len(first) == 40 and sorted(order) == list(range(40))
+    for config, i in zip(first, order):  # the table's own values, each row once
+        assert config == {k: recorded(table, i)[0][k] for k in config}
+        assert bench.nearest(config) == i
+    assert bench.shuffled_configs(0) == first          # same seed, same order
+    assert bench.shuffled_configs(1) != first
+    with pytest.raises(ValueError, match="seed"):
+        bench.shuffled_configs(-1)
+
+
 def test_packaged_lenet_digits_table():
     bench = lenet_digits()
     assert len(bench.configs) >= 500 and bench.max_resource == 27

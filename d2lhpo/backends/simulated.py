@@ -20,8 +20,9 @@ class SimulatedBackend(Backend):
     it would on a real backend; ``wait(timeout)`` counts simulated seconds too.
 
     Args:
-        charge_decisions: add the scheduler's measured decision time (real
-            seconds spent in ``suggest``) to the clock of the worker it
+        charge_decisions: add the scheduler's measured decision time (the
+            CPU seconds the tuner's thread spent in ``ask``, so that a busy
+            machine does not change the run) to the clock of the worker it
             started, as a real run would pay it.
 
     Example:

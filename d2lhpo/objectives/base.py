@@ -10,8 +10,11 @@ with the resource reached, any number of metrics (numbers, named freely;
 constraint values are metrics too) and, optionally, ``"cost"``: the seconds
 the step took. The simulated backend advances its clock by ``cost``; the
 real backends measure wall-clock time themselves. ``context`` may hold
-``seed`` (an int for this trial) and ``checkpoint`` (a file path private to
-the trial, to save to on pause and load from on resume); an objective takes
+``seed`` (an int for this trial), ``checkpoint`` (a file path private to
+the trial, to save to on pause and load from on resume) and ``levels`` (the
+job's report grid: the resources in ``(r0, r1]`` the scheduler needs a
+result at, ending with ``r1``; an objective whose fidelity cannot resume,
+such as a training-set fraction, trains only at those); an objective takes
 those it names in its signature.
 
 A *plain* function ``f(config) -> float`` (or ``-> dict`` of metrics) is the

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from ..checks import check_seed
 from ..results import CONFIG_PREFIX
 from ..spaces import Categorical, FiniteRange, Float, Integer, Space
 from .base import Objective
@@ -156,6 +157,18 @@ class TabularObjective(Objective):
         if index is None:
             index = self._cache[key] = int(self._tree.query(self._encode(config))[1])
         return index
+
+    def shuffled_configs(self, seed) -> list[dict]:
+        """The recorded configurations, each once, in a random order drawn from ``seed``
+        (an int >= 0 or a ``numpy.random.Generator``).
+
+        Given as ``points_to_evaluate`` to a searcher that suggests nothing after
+        them, they let a method try every row of the table at most once, as a
+        live run trains every new configuration anew.
+        """
+        order = check_seed(seed).permutation(len(self.configs))
+        records = self.configs.to_dict("records")
+        return [records[i] for i in order]
 
     def __call__(self, config, r0=0, r1=None, seed=None):
         r1 = self.max_resource if r1 is None else r1

@@ -6,7 +6,7 @@ import bisect
 import heapq
 
 from .base import Decision, Scheduler
-from .rungs import check_eta, check_resource, rank_promotable, rung_levels
+from .rungs import check_anchor, check_eta, check_resource, rank_promotable, rung_levels
 
 TYPES = ("stopping", "promotion")
 
@@ -30,9 +30,9 @@ class ASHA(Scheduler):
     recorded at its rung *so far*, so no worker ever waits for a rung to fill.
 
     ``ASHA(..., type="stopping")`` is a :class:`StoppingASHA`, ``type="promotion"``
-    a :class:`PromotionASHA`. Rung levels are ``min_resource * eta**k`` below
-    ``max_resource``, then ``max_resource``; the objective must report a result
-    at each of them.
+    a :class:`PromotionASHA`. Rung levels are ``max_resource * eta**-k`` down to
+    ``min_resource`` (see ``anchor``); the objective must report a result at
+    each of them (each job's ``levels`` says where).
 
     Args:
         searcher: where new configurations come from.
@@ -40,6 +40,8 @@ class ASHA(Scheduler):
         eta: reduction factor (>= 2).
         min_resource: the lowest rung (grace period).
         max_resource: full fidelity (taken from the objective when None).
+        anchor: ``"max"`` (default) or ``"min"``: which end the geometric grid of
+            rungs starts from (:func:`~d2lhpo.schedulers.rungs.rung_levels`).
         metric, mode, seed: see :class:`Scheduler` (``seed`` breaks ties).
 
     Example:
@@ -57,18 +59,19 @@ class ASHA(Scheduler):
         return super().__new__(cls)
 
     def __init__(self, searcher, type="stopping", eta=3, min_resource=1, max_resource=None,
-                 metric=None, mode=None, seed=None):
+                 metric=None, mode=None, seed=None, anchor="max"):
         super().__init__(searcher, metric, mode, max_resource, seed)
         check_eta(eta)
         check_resource("min_resource", min_resource)
-        self.type, self.eta, self.min_resource = type, eta, min_resource
+        check_anchor(anchor)
+        self.type, self.eta, self.min_resource, self.anchor = type, eta, min_resource, anchor
         self._levels: list = []
         self._rungs: dict[float, _Rung] = {}
         if max_resource is not None:
             self._setup()
 
     def _setup(self):
-        self._levels = rung_levels(self.min_resource, self.max_resource, self.eta)
+        self._levels = rung_levels(self.min_resource, self.max_resource, self.eta, self.anchor)
         self._rungs = {level: _Rung() for level in self._levels}
 
     @property

@@ -20,7 +20,7 @@ import enum
 import logging
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,12 +54,21 @@ class Job:
     """Run trial ``trial_id`` with ``config`` from resource ``r0`` to ``r1``.
 
     A new trial starts at ``r0 = 0``; a resumed one at the resource it reached.
+    ``levels`` is the job's report grid: the resources in ``(r0, r1]`` at which
+    the objective must report a result, ending with ``r1`` (an objective that
+    takes ``levels`` gets it, so that a non-resumable one trains only there).
+    Reports between them are allowed.
     """
 
     trial_id: int
     config: dict[str, Any]
     r0: float
     r1: float
+    levels: tuple = field(default=())
+
+    def __post_init__(self):
+        if not self.levels:
+            self.levels = (self.r1,)
 
     @property
     def resume(self) -> bool:
@@ -72,8 +81,9 @@ class Trial:
 
     ``status`` is ``"running"`` while a job of it is out, then ``"paused"``,
     ``"stopped"``, ``"completed"`` or ``"failed"``. ``target`` is the resource
-    its current job runs to. ``seed`` and ``checkpoint`` are filled in by
-    whoever runs it (the tuner).
+    its current job runs to and ``levels`` the resources it must report at on
+    the way (the job's report grid). ``seed`` and ``checkpoint`` are filled in
+    by whoever runs it (the tuner).
     """
 
     trial_id: int
@@ -83,6 +93,7 @@ class Trial:
     status: str = "running"
     checkpoint: str | None = None
     target: float = 0
+    levels: tuple = ()
 
 
 class BadReport(ValueError):
@@ -177,6 +188,16 @@ class Scheduler:
         """Resources at which this scheduler compares trials (the searcher sees them)."""
         return []
 
+    def report_levels(self, trial: Trial) -> list:
+        """The rung levels ``trial`` must report at on the way to its job's ``r1``
+        (default: all of :attr:`levels`; successive halving's jobs end at the
+        next rung of their bracket, so none lies between)."""
+        return self.levels
+
+    def job_levels(self, trial: Trial, r0: float, r1: float) -> tuple:
+        """The report grid of a job of ``trial`` from ``r0`` to ``r1``."""
+        return tuple(lv for lv in self.report_levels(trial) if r0 < lv < r1) + (r1,)
+
     # -- ask ----------------------------------------------------------------
     def ask(self) -> Job | None:
         """The job a free worker should run now, or None (nothing to start now)."""
@@ -217,8 +238,9 @@ class Scheduler:
 
     def _job(self, trial, r1):
         trial.status, trial.target = "running", min(r1, self.max_resource)
+        trial.levels = self.job_levels(trial, trial.resource, trial.target)
         self.searcher.register_pending(trial.config)
-        return Job(trial.trial_id, trial.config, trial.resource, trial.target)
+        return Job(trial.trial_id, trial.config, trial.resource, trial.target, trial.levels)
 
     def stop_new_trials(self) -> None:
         """Start no new trials (the searcher ran out, or the budget of trials is spent);
@@ -270,14 +292,15 @@ class Scheduler:
         if resource <= trial.resource:
             return (f"reported resource {resource!r} after {trial.resource!r}: each report "
                     f"must make progress")
-        skipped = skipped_rung(trial.resource, resource, self.levels) if self.levels else None
-        if skipped is not None:
-            return (f"reported resource {resource!r} after {trial.resource!r}, skipping the "
-                    f"rung at resource {skipped!r} (rung levels {list(self.levels)}): the "
-                    f"objective must report a result at every rung level")
         if resource > trial.target:
             return (f"reported resource {resource!r} beyond the job's r1 = {trial.target!r} "
                     f"(max_resource {self.max_resource!r})")
+        skipped = skipped_rung(trial.resource, resource, trial.levels)
+        if skipped is not None:
+            return (f"reported resource {resource!r} after {trial.resource!r}, skipping the "
+                    f"rung at resource {skipped!r} (the job's report grid "
+                    f"{list(trial.levels)}): the objective must report a result at each "
+                    f"resource of its job's levels")
         if not _finite(report.get(self.metric)):
             return (f"the report has no finite {self.metric!r}: {report!r}")
         return None

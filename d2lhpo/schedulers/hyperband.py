@@ -13,13 +13,14 @@ class Hyperband(SuccessiveHalving):
     :func:`~d2lhpo.schedulers.rungs.hyperband_brackets`); after bracket ``s = 0``
     the cycle starts again.
 
-    Each bracket runs as synchronous successive halving. With ``overlap=True``
+    Each bracket runs as synchronous successive halving, and its trials first
+    report at the bracket's own lowest rung. With ``overlap=True``
     (the default) a worker that would wait for a rung starts the next bracket,
     as practical implementations do; ``overlap=False`` runs one bracket after
     the other, as the paper's pseudocode reads.
 
     Args:
-        searcher, eta, min_resource, max_resource, overlap, metric, mode, seed: see
+        searcher, eta, min_resource, max_resource, overlap, metric, mode, seed, anchor: see
             :class:`~d2lhpo.schedulers.successive_halving.SuccessiveHalving`.
 
     Example:
@@ -30,14 +31,15 @@ class Hyperband(SuccessiveHalving):
     """
 
     def __init__(self, searcher, eta=3, min_resource=1, max_resource=None, overlap=True,
-                 metric=None, mode=None, seed=None):
+                 metric=None, mode=None, seed=None, anchor="max"):
         self.brackets: list | None = None
         super().__init__(searcher, eta, min_resource, max_resource, overlap=overlap,
-                         metric=metric, mode=mode, seed=seed)
+                         metric=metric, mode=mode, seed=seed, anchor=anchor)
 
     def _setup(self):
         super()._setup()
-        self.brackets = hyperband_brackets(self.max_resource, self.eta, self.min_resource)
+        self.brackets = hyperband_brackets(self.max_resource, self.eta, self.min_resource,
+                                           self.anchor)
 
     def bracket_plan(self, index):
         return self.brackets[index % len(self.brackets)]

@@ -31,33 +31,75 @@ def check_eta(eta) -> None:
         raise ValueError(f"eta must be a number >= 2, got {eta!r}")
 
 
-def rung_levels(min_resource, max_resource, eta) -> list:
-    """The resources at which trials are compared: ``min_resource * eta**k`` below
-    ``max_resource``, then ``max_resource`` itself as the last rung.
+ANCHORS = ("max", "min")
 
-    Example: ``rung_levels(1, 81, 3) == [1, 3, 9, 27, 81]`` and
-    ``rung_levels(1, 100, 3) == [1, 3, 9, 27, 81, 100]``.
+
+def check_anchor(anchor) -> None:
+    """``anchor`` (where the rung grid starts) must be ``"max"`` or ``"min"``."""
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}")
+
+
+def rung_levels(min_resource, max_resource, eta, anchor="max") -> list:
+    """The resources at which trials are compared, lowest first.
+
+    ``anchor="max"`` (the default, as in the Hyperband paper): ``max_resource *
+    eta**-k`` for ``k = 0, 1, ...`` down to ``min_resource``; with integer
+    resources (epochs) each level is rounded to the nearest integer.
+    ``anchor="min"``: ``min_resource * eta**k`` below ``max_resource``, then
+    ``max_resource`` itself. The two agree when ``max_resource = min_resource *
+    eta**k``; otherwise the top-anchored grid judges no configuration at a
+    resource far below ``max_resource / eta**k``.
+
+    Example: ``rung_levels(1, 81, 3) == [1, 3, 9, 27, 81]``,
+    ``rung_levels(1, 52, 3) == [2, 6, 17, 52]`` and
+    ``rung_levels(1, 52, 3, anchor="min") == [1, 3, 9, 27, 52]``.
 
     Args:
-        min_resource: the lowest rung (grace period); must be > 0.
+        min_resource: the lowest a rung may be (grace period); must be > 0.
         max_resource: full fidelity, the last rung; must exceed ``min_resource``.
         eta: reduction factor, >= 2.
+        anchor: ``"max"`` or ``"min"``, the end of the range the grid is a
+            geometric sequence from.
     """
     check_eta(eta)
     check_resource("min_resource", min_resource)
     check_resource("max_resource", max_resource)
+    check_anchor(anchor)
     if min_resource >= max_resource:
         raise ValueError(f"min_resource must be < max_resource, got min_resource="
                          f"{min_resource!r} and max_resource={max_resource!r}")
+    if anchor == "max":
+        return _top_anchored(min_resource, max_resource, eta)
     levels, level = [], min_resource
     while level < max_resource:  # repeated products: exact for integers, no overflow
         levels.append(level)
         level = level * eta
-        if len(levels) > MAX_RUNGS:
-            raise ValueError(f"min_resource={min_resource!r}, max_resource={max_resource!r} "
-                             f"and eta={eta!r} make more than {MAX_RUNGS} rungs: raise "
-                             f"min_resource or eta")
+        _check_count(levels, min_resource, max_resource, eta)
     return levels + [max_resource]
+
+
+def _top_anchored(min_resource, max_resource, eta) -> list:
+    integral = all(isinstance(v, numbers.Integral) for v in (min_resource, max_resource))
+    levels, k = [], 0
+    while True:
+        # max_resource / eta**k is exact whenever the quotient is an integer
+        exact = max_resource / eta**k
+        if exact < min_resource * (1 - 1e-12):
+            break
+        level = max(int(math.floor(exact + 0.5)), min_resource) if integral else exact
+        if not levels or level < levels[-1]:
+            levels.append(level)
+        k += 1
+        _check_count(levels, min_resource, max_resource, eta)
+    return levels[::-1]
+
+
+def _check_count(levels, min_resource, max_resource, eta):
+    if len(levels) > MAX_RUNGS:
+        raise ValueError(f"min_resource={min_resource!r}, max_resource={max_resource!r} "
+                         f"and eta={eta!r} make more than {MAX_RUNGS} rungs: raise "
+                         f"min_resource or eta")
 
 
 def halving_plan(n, levels, eta) -> list[tuple[int, float]]:
@@ -76,20 +118,21 @@ def halving_plan(n, levels, eta) -> list[tuple[int, float]]:
     return [(max(1, math.floor(n / eta**i)), r) for i, r in enumerate(levels)]
 
 
-def hyperband_brackets(max_resource, eta, min_resource=1) -> list[list[tuple[int, float]]]:
+def hyperband_brackets(max_resource, eta, min_resource=1,
+                       anchor="max") -> list[list[tuple[int, float]]]:
     """Hyperband's brackets (Li et al., JMLR 2018, Algorithm 1), most aggressive first.
 
     Bracket ``s = s_max, ..., 0`` starts ``n = ceil((s_max + 1) / (s + 1) * eta**s)``
-    configurations at ``r = R * eta**-s`` and halves them up to ``R``. The rung
+    configurations at the rung ``s`` below ``R`` and halves them up to ``R``. The rung
     levels are those of :func:`rung_levels`, so ``s_max + 1`` is their number;
     when ``max_resource = min_resource * eta**k`` this is exactly the paper's.
 
     Example: ``hyperband_brackets(81, 3)[0] == [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]``.
 
     Args:
-        max_resource, eta, min_resource: see :func:`rung_levels`.
+        max_resource, eta, min_resource, anchor: see :func:`rung_levels`.
     """
-    levels = rung_levels(min_resource, max_resource, eta)
+    levels = rung_levels(min_resource, max_resource, eta, anchor)
     s_max = len(levels) - 1
     brackets = []
     for s in range(s_max, -1, -1):

@@ -6,7 +6,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from .base import Decision, Scheduler, _Diverged
-from .rungs import check_eta, check_resource, halving_plan, rung_levels, top_k
+from .rungs import check_anchor, check_eta, check_resource, halving_plan, rung_levels, top_k
 
 
 @dataclass
@@ -31,7 +31,10 @@ class SuccessiveHalving(Scheduler):
     implementations such as BOHB's and SMAC's), a worker that would wait for a
     rung to finish starts the next bracket instead; ``overlap=False`` runs one
     bracket at a time and leaves such workers idle (``ask`` returns None).
-    Promoted trials resume from their checkpoint at the rung they reached. A
+    Promoted trials resume from their checkpoint at the rung they reached;
+    each job runs to the next rung of its bracket and reports there (a
+    bracket that starts higher up asks for no results below its first rung,
+    which matters when each report is a training from scratch). A
     rung promotes the best ``1/eta`` of the results it has (at least one), also
     when it has fewer than planned: failed trials, or no new trials could start
     (the searcher ran out, or ``max_trials`` was reached; then no new bracket
@@ -42,6 +45,9 @@ class SuccessiveHalving(Scheduler):
         eta: reduction factor (>= 2): one in ``eta`` trials goes on to the next rung.
         min_resource: the lowest rung (e.g. 1 epoch).
         max_resource: full fidelity, the last rung (taken from the objective when None).
+        anchor: ``"max"`` (default): rungs at ``max_resource * eta**-k``, rounded
+            for integer resources; ``"min"``: at ``min_resource * eta**k`` (see
+            :func:`~d2lhpo.schedulers.rungs.rung_levels`).
         n_configs: configurations per bracket at the lowest rung (default:
             ``eta**(number of rungs - 1)``, so that one reaches ``max_resource``).
         overlap: start the next bracket on a worker that would otherwise wait.
@@ -56,17 +62,18 @@ class SuccessiveHalving(Scheduler):
 
     def __init__(self, searcher, eta=3, min_resource=1, max_resource=None,
                  n_configs: int | None = None, overlap: bool = True, metric=None, mode=None,
-                 seed=None):
+                 seed=None, anchor: str = "max"):
         super().__init__(searcher, metric, mode, max_resource, seed)
         check_eta(eta)
         check_resource("min_resource", min_resource)
+        check_anchor(anchor)
         if n_configs is not None and not (isinstance(n_configs, numbers.Integral)
                                           and not isinstance(n_configs, bool) and n_configs >= 1):
             raise ValueError(f"n_configs must be a positive integer, got {n_configs!r}")
         if not isinstance(overlap, bool):
             raise ValueError(f"overlap must be True or False, got {overlap!r}")
         self.eta, self.min_resource, self.n_configs = eta, min_resource, n_configs
-        self.overlap = overlap
+        self.overlap, self.anchor = overlap, anchor
         self._levels: list = []
         self.n_brackets = 0                            # brackets started so far
         self._brackets: list[_Bracket] = []            # started and not done, oldest first
@@ -75,11 +82,14 @@ class SuccessiveHalving(Scheduler):
             self._setup()
 
     def _setup(self):
-        self._levels = rung_levels(self.min_resource, self.max_resource, self.eta)
+        self._levels = rung_levels(self.min_resource, self.max_resource, self.eta, self.anchor)
 
     @property
     def levels(self):
         return self._levels
+
+    def report_levels(self, trial):
+        return ()  # a job ends at the next rung of its bracket: none lies between
 
     def bracket_plan(self, index: int) -> list[tuple[int, float]]:
         """The plan ``[(n_i, r_i), ...]`` of the ``index``-th bracket (all alike here)."""

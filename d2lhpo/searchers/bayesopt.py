@@ -406,6 +406,7 @@ class BayesianOptimization(Searcher):
         if feasible.any():
             terms.append((gp, self._objective_acquisition(
                 self._incumbent(y[feasible].min(), gp, constraint_gps, X_pending))))
+        terms += self._extra_terms(level)
 
         def score(Z, grad=False):
             if not grad:
@@ -426,6 +427,11 @@ class BayesianOptimization(Searcher):
         return maximize_acquisition(score, self.space, self.rng, self._excluded(), incumbent,
                                     self.n_candidates, self.n_local, avoid=avoid,
                                     min_distance=self.min_distance)
+
+    def _extra_terms(self, level) -> list:
+        """More (model, acquisition) terms of the score, for subclasses (the cost
+        model of :class:`~d2lhpo.searchers.cost_aware.CostAwareBO`)."""
+        return []
 
     @staticmethod
     def _incumbent(best, gp, constraint_gps, X_pending):
