@@ -160,9 +160,8 @@ class FlatStart(hpo.objectives.Objective):
             yield {"resource": epoch, "error": error, "cost": cost}
 
 
-# The guards of issue 14 that are off by default in BayesianOptimization, on here
-# (level_agreement=0.3 is on by default).
-GUARDS = {"random_fraction": 0.1, "output_transform": "auto"}
+# The guards of issue 14, off by default in BayesianOptimization, on here.
+GUARDS = {"random_fraction": 0.1, "output_transform": "auto", "level_agreement": 0.3}
 
 
 def _bo(space, seed, **kw):

@@ -44,7 +44,7 @@ def test_a_level_whose_ranking_reverses_above_is_not_modelled():
     assert old.model_level == 1
     assert old.suggest()["x"] < 0.2
     new = _reversed_levels(BayesianOptimization(SPACE, metric="y", seed=0, num_initial=8,
-                                                random_fraction=0, **FAST))
+                                                level_agreement=0.3, **FAST))
     assert new.model_level == 3
     assert new.suggest()["x"] > 0.7
 
@@ -53,7 +53,7 @@ def test_a_flat_level_is_not_modelled_once_the_level_above_ranks():
     # Level 1 scores 0.9975 +- 0.0005 whatever x is; level 3 is best at x = 0.8.
     rng = np.random.default_rng(1)
     searcher = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=8,
-                                    random_fraction=0, **FAST)
+                                    level_agreement=0.3, **FAST)
     xs = np.linspace(0.02, 0.98, 20)
     for x in xs:
         searcher.observe({"x": x}, {"y": 0.9975 + 0.0005 * rng.uniform(-1, 1),
@@ -68,7 +68,8 @@ def test_a_flat_level_is_not_modelled_once_the_level_above_ranks():
 
 
 def test_agreeing_levels_keep_the_lower_level_with_more_points():
-    searcher = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=8, **FAST)
+    searcher = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=8,
+                                    level_agreement=0.3, **FAST)
     xs = np.linspace(0.02, 0.98, 12)
     for x in xs:
         searcher.observe({"x": x}, {"y": x, "resource": 1})

@@ -117,7 +117,8 @@ class BayesianOptimization(Searcher):
     ["resource"]``). We keep one data set per resource level and model the
     highest level with at least ``num_initial`` observations (as BOHB does):
     it is the most faithful to the final metric among those with enough data
-    to fit a GP. Unless its ranking disagrees with the level above: where at
+    to fit a GP. With ``level_agreement`` set, unless its ranking disagrees
+    with the level above: where at
     least 5 configurations were seen at both and Kendall's tau between them
     is below ``level_agreement``, a low level's winners are not the next
     level's, and the model moves up (it is fitted on the fewer points of the
@@ -175,8 +176,10 @@ class BayesianOptimization(Searcher):
             kept BO from closing in on a constraint's edge in our tests.
         level_agreement: the smallest Kendall tau (in [-1, 1]) between a
             level's and the next level's values for the model to stay on the
-            lower level; None: always the highest level with ``num_initial``
-            points (the rule of BOHB).
+            lower level (0.3, say); None (the default): always the highest
+            level with ``num_initial`` points, the rule of BOHB (0.3 gained
+            nothing on ``benchmarks/multifidelity.py --robust`` and made
+            chapter 5's MOBSTER slower to its target on the LeNet table).
         output_transform: ``"none"`` (the default), ``"auto"``, ``"log"`` or
             ``"yeo-johnson"`` (single objective only; see
             :func:`transform_outputs`).
@@ -196,7 +199,7 @@ class BayesianOptimization(Searcher):
                  constraints=(), n_candidates: int = 1024, n_local: int = 5,
                  n_starts: int = 2, candidates=None, random_fraction: float = 0.0,
                  min_distance: float = 0.0,
-                 level_agreement: float | None = 0.3, output_transform: str = "none",
+                 level_agreement: float | None = None, output_transform: str = "none",
                  fantasy: str = "believer"):
         self._objectives = None
         if isinstance(metric, (list, tuple)):
