@@ -25,7 +25,21 @@ The objective is the recorded LeNet learning-curve table
 trainings on 4 workers, as in notebook 04), or with ``--objective synthetic``
 the synthetic learning curves defined here (default budget 3 hours).
 
+With ``--robust`` (issue 14), instead: the final best full-fidelity metric
+over ``--seeds`` seeds (median, quartiles, the worst seed, random search's
+median and how many seeds end worse than it) of random search, Hyperband,
+ASHA (both types), BO inside ASHA (both types) and Hyperband, BOHB (TPE inside
+Hyperband) and Optuna's TPE with its HyperbandPruner, with equal simulated
+budgets (4 workers; Optuna one trial at a time, for 4 times the seconds), on
+three problems: ``LearnerChoice`` (d2lhpo/objectives/sklearn_problems.py:
+a non-resumable fit on a training fraction, a learner whose ranking
+reverses with the fraction; simulated cost), scored by error and by
+log-loss (heavy-tailed), and ``FlatStart`` (below: epoch 1 carries no
+signal). BO runs with the guards of issue 14 on (``GUARDS``). Fits are
+memoised per problem; ``--quick``: 2 seeds.
+
     python benchmarks/multifidelity.py [--seeds 10] [--workers 4] [--budget 120]
+    python benchmarks/multifidelity.py --robust [--quick] [--problems ...] [--methods ...]
 """
 
 from __future__ import annotations
