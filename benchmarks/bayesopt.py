@@ -1,6 +1,6 @@
 """Bayesian optimization against random search and Optuna's TPE and GP samplers.
 
-Prints three tables, all from one run:
+Prints these tables, all from one run:
 
 - simple regret (best value found minus the known optimum) after each of
   ``--checkpoints`` evaluations (default 30 and 60) on Branin, Hartmann-3 and
@@ -18,8 +18,14 @@ Prints three tables, all from one run:
   for 30 simulated seconds, searchers choosing among the recorded configurations;
   decisions charged to the clock everywhere;
 - the median milliseconds one suggestion takes with 50 and 100 observations
-  (``--timing-at``) on Hartmann-6, for each model-based method: over
-  ``--timing-seeds`` runs, the suggestions made with n-4 ... n observations.
+  (``--timing-at``) on Branin (2-D) and Hartmann-6 (6-D), for each model-based
+  method: over ``--timing-seeds`` runs, the suggestions made with n-4 ... n
+  observations, with the median regret after n evaluations in those runs;
+  then d2lhpo BO's time over Optuna GPSampler's (target: <= 1/10);
+- with ``--async-seeds N``: the regret after ``--async-evaluations`` of d2lhpo
+  BO on the simulated backend with 1 worker and with 4, for each fantasy of
+  the pending points (kriging believer, constant liar, posterior sample), on
+  Branin, Hartmann-6 and a 7-D learning-curve floor.
   Measured as CPU time of the process (``time.process_time``, one thread),
   which on a busy machine is closer than wall-clock time to what a
   suggestion takes on an idle core.
@@ -35,7 +41,7 @@ Optuna is a benchmark-only dependency (``pip install d2lhpo[bench]``).
 
     python benchmarks/bayesopt.py [--seeds 20] [--checkpoints 30 60] [--timing-seeds 3]
         [--functions Branin ...] [--methods "d2lhpo BO" ...] [--csv regrets.csv]
-        [--cost-seeds 10]
+        [--cost-seeds 10] [--async-seeds 10]
 """
 
 from __future__ import annotations
@@ -189,18 +195,86 @@ def regret_table(seeds, checkpoints, functions, methods, log):
     return df, table
 
 
-def timing_table(seeds, at, methods, log):
-    fn = FUNCTIONS["Hartmann-6"]
+def timing_table(seeds, at, methods, log, functions=("Hartmann-6",)):
+    """Median ms per suggestion (function, method, observations), and the median
+    regret after that many evaluations in the same runs."""
     rows = []
-    for method in methods:
-        for seed in range(seeds):
-            _, times = run(method, fn, 1000 + seed, max(at) + 1)
-            for n in at:   # the suggestion with index i is made with i observations
-                rows += [{"method": method, "observations": n, "ms": 1e3 * t}
-                         for t in times[n - 4:n + 1]]
-        log(f"timing {method:<14} done")
+    for name in functions:
+        fn = FUNCTIONS[name]
+        for method in methods:
+            for seed in range(seeds):
+                best, times = run(method, fn, 1000 + seed, max(at) + 1)
+                for n in at:   # the suggestion with index i is made with i observations
+                    rows += [{"function": name, "method": method, "observations": n,
+                              "ms": 1e3 * t, "regret": fn.regret(best[n - 1])}
+                             for t in times[n - 4:n + 1]]
+            log(f"timing {name:<11} {method:<14} done")
     df = pd.DataFrame(rows)
-    return df.groupby(["method", "observations"], sort=False)["ms"].median().unstack()
+    return df.groupby(["function", "method", "observations"], sort=False)[
+        ["ms", "regret"]].median()
+
+
+def ratio_table(timings):
+    """d2lhpo BO's decision time over Optuna GPSampler's, with both regrets."""
+    rows = []
+    for (name, n), group in timings.reset_index().groupby(["function", "observations"],
+                                                          sort=False):
+        by = group.set_index("method")
+        if not {"d2lhpo BO", "Optuna GP"} <= set(by.index):
+            continue
+        rows.append({"function": name, "observations": n,
+                     "d2lhpo BO ms": by.loc["d2lhpo BO", "ms"],
+                     "Optuna GP ms": by.loc["Optuna GP", "ms"],
+                     "ratio": by.loc["d2lhpo BO", "ms"] / by.loc["Optuna GP", "ms"],
+                     "d2lhpo BO regret": by.loc["d2lhpo BO", "regret"],
+                     "Optuna GP regret": by.loc["Optuna GP", "regret"]})
+    return pd.DataFrame(rows).set_index(["function", "observations"])
+
+
+class LearningCurveFloor(hpo.objectives.Objective):
+    """The 7-D final error of benchmarks/multifidelity.py's FlatStart (its floor,
+    minimum 0.05), in one step, with FlatStart's per-epoch cost times 27."""
+
+    def __init__(self):
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, str(Path(__file__).parent))
+        from multifidelity import FlatStart
+        self.curves = FlatStart()
+        self.space, self.metric = self.curves.space, "value"
+
+    def __call__(self, config, r0=0, r1=1):
+        floor, _ = self.curves.floor_and_rate(config)
+        yield {"resource": 1, "value": floor,
+               "cost": 27 * (2.0 + 4.0 * (16 / config["batch_size"]) ** 0.5)}
+
+    def regret(self, value):
+        return value - 0.05
+
+
+def async_table(seeds, n_evaluations, log):
+    """Median regret after ``n_evaluations`` of BO on the simulated backend with 1
+    and 4 workers, for each fantasy (1 worker has no pending points: one row)."""
+    problems = {"Branin": hpo.objectives.branin, "Hartmann-6": hpo.objectives.hartmann6,
+                "learning-curve floor (7-D)": LearningCurveFloor()}
+    settings = [(1, "believer")] + [(4, f) for f in ("believer", "liar", "sample")]
+    rows = []
+    for name, fn in problems.items():
+        for workers, fantasy in settings:
+            for seed in range(seeds):
+                searcher = hpo.BayesianOptimization(fn.space, metric=fn.metric, mode="min",
+                                                    seed=seed, fantasy=fantasy)
+                tuner = hpo.Tuner(fn, hpo.FIFOScheduler(searcher), backend="simulated",
+                                  n_workers=workers, seed=seed, progress=False)
+                df = tuner.run(max_trials=n_evaluations).df
+                rows.append({"function": name, "workers": workers,
+                             "fantasy": fantasy if workers > 1 else "(none pending)",
+                             "regret": fn.regret(float(df[fn.metric].min()))})
+            log(f"async {name:<11} {workers} workers, {fantasy} done")
+    df = pd.DataFrame(rows)
+    return df.groupby(["function", "workers", "fantasy"], sort=False)["regret"].describe(
+        percentiles=[0.25, 0.5, 0.75])[["25%", "50%", "75%", "max"]].rename(
+        columns={"25%": "q25", "50%": "median", "75%": "q75", "max": "worst"})
 
 
 def main():
@@ -215,6 +289,11 @@ def main():
     parser.add_argument("--functions", nargs="+", default=list(FUNCTIONS), choices=list(FUNCTIONS))
     parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
     parser.add_argument("--timing-methods", nargs="+", default=MODEL_BASED, choices=MODEL_BASED)
+    parser.add_argument("--timing-functions", nargs="+", default=["Branin", "Hartmann-6"],
+                        choices=list(FUNCTIONS))
+    parser.add_argument("--async-seeds", type=int, default=0,
+                        help="seeds of the 1- vs 4-worker fantasy comparison (0: skip it)")
+    parser.add_argument("--async-evaluations", type=int, default=40)
     parser.add_argument("--csv", default=None, help="also save every run's regrets here")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
@@ -232,8 +311,11 @@ def main():
         t0 = time.perf_counter()
         df, regrets = regret_table(args.seeds, args.checkpoints, args.functions, args.methods, log)
         costs = cost_table(args.cost_seeds, log) if args.cost_seeds > 0 else None
-        timings = (timing_table(args.timing_seeds, args.timing_at, args.timing_methods, log)
+        timings = (timing_table(args.timing_seeds, args.timing_at, args.timing_methods, log,
+                                args.timing_functions)
                    if args.timing_seeds > 0 else None)
+        asyncs = (async_table(args.async_seeds, args.async_evaluations, log)
+                  if args.async_seeds > 0 else None)
     if args.csv:
         df.to_csv(args.csv, index=False)
     pd.set_option("display.float_format", "{:.3g}".format)
@@ -245,13 +327,22 @@ def main():
               f"{args.cost_seeds} seeds (median; a speed-up interval containing 1 is a tie)")
         print(costs.to_string())
     if timings is not None:
-        print(f"\nCPU milliseconds per suggestion on Hartmann-6 (median over "
-              f"{args.timing_seeds} runs x 5 suggestions), {args.threads} thread(s)")
+        print(f"\nCPU milliseconds per suggestion (median over {args.timing_seeds} runs x 5 "
+              f"suggestions), {args.threads} thread(s), and the median regret after that many "
+              f"evaluations in those runs")
         print(timings.to_string())
+        ratios = ratio_table(timings)
+        if len(ratios):
+            print("\nDecision time of d2lhpo BO over Optuna GPSampler's (target: ratio <= 0.1)")
+            print(ratios.to_string())
         if "Optuna GP" in args.timing_methods and importlib.util.find_spec("greenlet") is None:
             print("(greenlet is not installed: Optuna's GPSampler runs its local searches of the "
                   "acquisition one after another, as its warning says, so it is slower here "
                   "than it can be)")
+    if asyncs is not None:
+        print(f"\nRegret after {args.async_evaluations} evaluations, simulated backend, "
+              f"{args.async_seeds} seeds: 1 vs 4 workers, each fantasy for pending points")
+        print(asyncs.to_string())
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
 
 

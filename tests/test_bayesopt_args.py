@@ -60,7 +60,9 @@ def test_gaussian_process_refuses_bad_arguments():
 
 
 def _observed(n=4):
-    searcher = BayesianOptimization({"x": hpo.uniform(0, 1)}, metric="y", seed=0, num_initial=2)
+    # random_fraction=0: every suggestion after the design asks the model
+    searcher = BayesianOptimization({"x": hpo.uniform(0, 1)}, metric="y", seed=0, num_initial=2,
+                                    random_fraction=0)
     for x in np.linspace(0.1, 0.9, n):
         searcher.observe({"x": x}, {"y": x})
     return searcher

@@ -13,6 +13,7 @@ from collections.abc import Callable, Container
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.spatial.distance import cdist
 from scipy.stats import qmc
 
 from ..spaces import Categorical, FiniteRange, Float, Integer, Space, config_key
@@ -64,7 +65,7 @@ def local_maxima(score: Callable, X0, maxiter: int = 50) -> np.ndarray:
 
 def maximize_acquisition(score: Callable, space: Space, rng: np.random.Generator,
                          exclude: Container = (), starts=None, n_candidates: int = 1024,
-                         n_local: int = 5) -> dict | None:
+                         n_local: int = 5, avoid=None, min_distance: float = 0.0) -> dict | None:
     """The best configuration under ``score`` that is not in ``exclude``, or None.
 
     Args:
@@ -78,6 +79,12 @@ def maximize_acquisition(score: Callable, space: Space, rng: np.random.Generator
             (e.g. the incumbent).
         n_candidates: Sobol points to score (a power of 2).
         n_local: local searches, from the best-scoring candidates.
+        avoid: points (k, d) a suggestion must not come close to (those
+            observed or pending, at any level).
+        min_distance: the smallest root-mean-square distance to ``avoid``
+            (``||x - a|| / sqrt(d)``): near-duplicates of a point tell little
+            that it did not, yet an acquisition maximum next to a noisy good
+            point attracts them again and again.
     """
     discrete = not all(isinstance(d, Float) for d in space.domains.values())
     X = qmc.Sobol(space.dim, scramble=True, seed=rng).random(n_candidates)
@@ -94,7 +101,12 @@ def maximize_acquisition(score: Callable, space: Space, rng: np.random.Generator
     # excluded configurations, the next-best one is used.
     pool = np.vstack([refined, X])
     pool_values = np.concatenate([score(refined) if len(refined) else [], values])
+    far = np.ones(len(pool), dtype=bool)
+    if min_distance > 0 and avoid is not None and len(avoid):
+        far = cdist(pool, np.atleast_2d(avoid)).min(axis=1) / np.sqrt(space.dim) >= min_distance
     for i in np.argsort(-pool_values, kind="stable"):
+        if not far[i]:
+            continue
         config = space.decode(pool[i])
         if config_key(config) not in exclude:
             return config

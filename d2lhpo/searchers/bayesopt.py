@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.stats import qmc
+from scipy.stats import kendalltau, qmc, skew, yeojohnson
 
 from ..spaces import config_key
 from .acquisition import (log_expected_improvement, log_probability_of_feasibility,
@@ -25,6 +25,46 @@ logger = logging.getLogger(__name__)
 # that overflow): such a suggestion falls back to a random configuration.
 # Anything else (TypeError, IndexError, ...) is a bug and propagates.
 NUMERICAL_ERRORS = (np.linalg.LinAlgError, ValueError, ArithmeticError)
+OUTPUT_TRANSFORMS = ("auto", "none", "log", "yeo-johnson")
+FANTASIES = ("believer", "liar", "sample")
+MIN_SHARED = 5   # configurations seen at two levels before their rankings are compared
+
+
+def transform_outputs(y, transform: str = "auto") -> tuple[np.ndarray, str]:
+    """``y`` (to minimize) through ``transform``, and the name of the one applied.
+
+    ``"auto"`` transforms values with a long right tail only (sample
+    skewness > 2, such as log-losses, where a few overconfident models score
+    ten times the rest; a smooth bowl's values have skewness below 2): a log
+    if they are all positive, else Yeo-Johnson (its exponent fitted by
+    ``scipy.stats.yeojohnson``, maximum likelihood); ``"none"`` otherwise.
+    Both transforms are increasing, so the best point stays the best. (A
+    log on a bowl's values stretches those near its minimum without bound,
+    which made a quadratic's minimum harder to find in our tests: hence the
+    threshold.)
+    """
+    y = np.asarray(y, dtype=float)
+    if transform == "auto":
+        tailed = len(y) >= 3 and np.ptp(y) > 0 and skew(y) > 2.0
+        transform = "none" if not tailed else "log" if y.min() > 0 else "yeo-johnson"
+    if transform == "log":
+        if y.min() <= 0:
+            raise ValueError(f"output_transform 'log' needs positive values, "
+                             f"got a minimum of {y.min()!r}")
+        return np.log(y), transform
+    if transform == "yeo-johnson" and np.ptp(y) > 0:
+        return yeojohnson(y)[0], transform
+    return y, transform
+
+
+def rank_agreement(low: dict, high: dict) -> tuple[float, int]:
+    """Kendall's tau between the values (key -> (x, values), first value) at two
+    levels, over the configurations seen at both, and how many those are."""
+    shared = [key for key in low if key in high]
+    if len(shared) < 2:
+        return math.nan, len(shared)
+    tau = kendalltau([low[k][1][0] for k in shared], [high[k][1][0] for k in shared])[0]
+    return float(tau), len(shared)
 
 
 def _check_int(name, value, minimum):
@@ -100,8 +140,27 @@ class BayesianOptimization(Searcher):
     ["resource"]``). We keep one data set per resource level and model the
     highest level with at least ``num_initial`` observations (as BOHB does):
     it is the most faithful to the final metric among those with enough data
-    to fit a GP. Until a level has that many, suggestions come from the
+    to fit a GP. With ``level_agreement`` set, unless its ranking disagrees
+    with the level above: where at
+    least 5 configurations were seen at both and Kendall's tau between them
+    is below ``level_agreement``, a low level's winners are not the next
+    level's, and the model moves up (it is fitted on the fewer points of the
+    level above). Until a level has enough points, suggestions come from the
     Sobol design (then at random).
+
+    A flat level (every configuration scores the same, up to noise) ranks
+    nothing, so its tau with the level above is near 0 and it is not
+    modelled either. Two more guards keep a wrong model from taking over a
+    run: a share ``random_fraction`` of the suggestions after the design is
+    drawn at random (SMAC interleaves random configurations too; counted in
+    ``n_random``), so every region keeps being sampled; and a point closer
+    than ``min_distance`` (root mean square over the coordinates of the
+    unit-box encoding) to one observed or pending is refused.
+
+    Heavy tails: ``output_transform`` maps the metric before the GP sees it
+    (:func:`transform_outputs`; with ``"auto"``, a log when the values are
+    positive and skewed), so that a few very bad results do not flatten the
+    model everywhere else.
 
     Constraints: one GP per constraint metric (feasible when ``result[c] <=
     0``); the acquisition is EI over the best *feasible* value times the
@@ -136,6 +195,27 @@ class BayesianOptimization(Searcher):
             maximized over those not yet suggested.
         log_objectives: names of objectives (positive) that the model sees
             as ``log10`` of their values.
+        random_fraction: the share of suggestions after the design drawn at
+            random, in [0, 1); 0.1 is SMAC's habit, 0 (the default) keeps
+            today's runs (0.1 gained nothing on our benchmarks, see
+            ``benchmarks/multifidelity.py --robust``).
+        min_distance: the smallest root-mean-square distance (in the unit-box
+            encoding) of a suggestion to the points observed or pending, >= 0;
+            0 (the default) refuses only exact repeats: a radius of 0.01
+            kept BO from closing in on a constraint's edge in our tests.
+        level_agreement: the smallest Kendall tau (in [-1, 1]) between a
+            level's and the next level's values for the model to stay on the
+            lower level (0.3, say); None (the default): always the highest
+            level with ``num_initial`` points, the rule of BOHB (0.3 gained
+            nothing on ``benchmarks/multifidelity.py --robust`` and made
+            chapter 5's MOBSTER slower to its target on the LeNet table).
+        output_transform: ``"none"`` (the default), ``"auto"``, ``"log"`` or
+            ``"yeo-johnson"`` (single objective only; see
+            :func:`transform_outputs`).
+        fantasy: what the GP believes it saw at pending points: ``"believer"``
+            (its posterior mean: kriging believer), ``"liar"`` (the worst
+            value observed: constant liar, CL-max) or ``"sample"`` (a joint
+            draw from the posterior).
 
     Example:
         >>> searcher = BayesianOptimization(branin.space, metric="value", seed=0)
@@ -146,7 +226,10 @@ class BayesianOptimization(Searcher):
     def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  num_initial: int | None = None, acquisition: str = "ei", beta: float = 2.0,
                  constraints=(), n_candidates: int = 1024, n_local: int = 5,
-                 n_starts: int = 2, candidates=None, log_objectives=()):
+                 n_starts: int = 2, candidates=None, log_objectives=(),
+                 random_fraction: float = 0.0, min_distance: float = 0.0,
+                 level_agreement: float | None = None, output_transform: str = "none",
+                 fantasy: str = "believer"):
         self._objectives = None
         if isinstance(metric, (list, tuple)):
             modes = list(mode) if isinstance(mode, (list, tuple)) else [mode or "min"] * len(metric)
@@ -190,6 +273,25 @@ class BayesianOptimization(Searcher):
         self._log_columns = [objective_names.index(n) for n in self.log_objectives]
         self._weights = parego_weights(len(objective_names))
         self.n_fallbacks = 0   # suggestions made at random because the model failed
+        self.random_fraction = _check_number("random_fraction", random_fraction, 0.0)
+        if self.random_fraction >= 1:
+            raise ValueError(f"random_fraction must be in [0, 1), got {random_fraction!r}")
+        self.min_distance = _check_number("min_distance", min_distance, 0.0)
+        if level_agreement is not None:
+            level_agreement = _check_number("level_agreement", level_agreement, -1.0)
+            if level_agreement > 1:
+                raise ValueError(f"level_agreement must be in [-1, 1] or None, "
+                                 f"got {level_agreement!r}")
+        self.level_agreement = level_agreement
+        if output_transform not in OUTPUT_TRANSFORMS:
+            raise ValueError(f"output_transform must be one of {OUTPUT_TRANSFORMS}, "
+                             f"got {output_transform!r}")
+        self.output_transform = output_transform
+        if fantasy not in FANTASIES:
+            raise ValueError(f"fantasy must be one of {FANTASIES}, got {fantasy!r}")
+        self.fantasy = fantasy
+        self.n_random = 0      # suggestions drawn at random by random_fraction
+        self.last_transform = None   # the output transform of the last model fit
         self._candidates = None
         if candidates is not None:
             if isinstance(candidates, (str, Mapping)) or not hasattr(candidates, "__iter__"):
@@ -265,14 +367,28 @@ class BayesianOptimization(Searcher):
     @property
     def model_level(self):
         """The resource level the model is fitted on: the highest one with at least
-        ``num_initial`` observations (None while there is none)."""
+        ``num_initial`` observations, or a level above it whose ranking that one's
+        does not predict (see ``level_agreement``); None while there is none."""
         levels = [lv for lv, data in self._data.items() if len(data) >= self.num_initial]
-        return max(levels) if levels else None
+        if not levels:
+            return None
+        level = max(levels)
+        if self.level_agreement is None:
+            return level
+        for up in sorted(lv for lv in self._data if lv > level):
+            tau, shared = rank_agreement(self._data[level], self._data[up])
+            if shared < MIN_SHARED or tau >= self.level_agreement:
+                break
+            level = up   # also for tau nan: a constant level ranks nothing
+        return level
 
     def _suggest(self):
         level = self.model_level
         if level is None or self.space.dim == 0:
             return self._initial_config()
+        if self.random_fraction and self.rng.random() < self.random_fraction:
+            self.n_random += 1
+            return self._random_config()
         try:
             with one_blas_thread():
                 config = self._model_suggest(level)
@@ -310,7 +426,11 @@ class BayesianOptimization(Searcher):
         gp = GaussianProcess(n_starts=n_starts, seed=self.rng)
         gp.fit(X, y, init=self._params.get(name))
         self._params[name] = gp.params
-        return gp.fantasize(X_pending)
+        if name != "objective" or not len(X_pending) or self.fantasy == "believer":
+            return gp.fantasize(X_pending)
+        if self.fantasy == "liar":
+            return gp.fantasize(X_pending, np.full(len(X_pending), np.max(y)))
+        return gp.fantasize(X_pending, gp.sample(X_pending, seed=self.rng)[0])
 
     def _model_suggest(self, level):
         data = self._data[level]
@@ -322,8 +442,10 @@ class BayesianOptimization(Searcher):
         Y *= [1.0 if mode == "min" else -1.0 for _, mode in self.objectives]
         y = Y[:, 0] if k == 1 else parego_scalarize(
             Y, self._weights[self.rng.integers(len(self._weights))])
-        X_pending = np.array([self.space.encode(c) for key, c in self.pending.items()
-                              if key not in data]).reshape(-1, self.space.dim)
+        if k == 1:
+            y, self.last_transform = transform_outputs(y, self.output_transform)
+        pending = [self.space.encode(c) for key, c in self.pending.items() if key not in data]
+        X_pending = np.array(pending).reshape(-1, self.space.dim)
         gp = self._fit("objective", X, y, X_pending)
         constraint_gps = [self._fit(c, X, values[:, k + j], X_pending)
                           for j, c in enumerate(self.constraints)]
@@ -351,8 +473,10 @@ class BayesianOptimization(Searcher):
         if self._candidates is not None:
             return best_candidate(score, self._candidate_X, self._candidates,
                                   self._candidate_keys, self._excluded())
+        avoid = np.array([x for lv in self._data.values() for x, _ in lv.values()] + pending)
         return maximize_acquisition(score, self.space, self.rng, self._excluded(), incumbent,
-                                    self.n_candidates, self.n_local)
+                                    self.n_candidates, self.n_local, avoid=avoid,
+                                    min_distance=self.min_distance)
 
     def _extra_terms(self, level) -> list:
         """More (model, acquisition) terms of the score, for subclasses (the cost

@@ -354,16 +354,17 @@ class GaussianProcess:
         self.X, self.z = X, z
         self.factor = condition(X, z, self.params)
 
-    def fantasize(self, X_new) -> GaussianProcess:
-        """A copy that also believes it saw its own posterior mean at ``X_new``
-        (same hyperparameters): the mean is unchanged, the uncertainty there shrinks."""
+    def fantasize(self, X_new, values=None) -> GaussianProcess:
+        """A copy that also believes it saw ``values`` (default: its own posterior
+        mean) at ``X_new``, with the same hyperparameters: with the mean, the mean
+        is unchanged and the uncertainty there shrinks."""
         X_new = np.atleast_2d(np.asarray(X_new, dtype=float))
         other = GaussianProcess(self.params, standardize=self.standardize)
         other.y_mean, other.y_scale = self.y_mean, self.y_scale
         if len(X_new) == 0:
             other._condition(self.X, self.z)
             return other
-        mean, _ = self.predict(X_new)
+        mean = self.predict(X_new)[0] if values is None else np.asarray(values, dtype=float)
         z_new = (mean - self.y_mean) / self.y_scale
         other._condition(np.vstack([self.X, X_new]), np.concatenate([self.z, z_new]))
         return other

@@ -1,0 +1,196 @@
+"""BayesianOptimization's guards against a wrong model (issue 14): the level the
+model is fitted on, interleaved random configurations, near-duplicates and
+heavy-tailed metrics."""
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau, skew, yeojohnson
+
+import d2lhpo as hpo
+from d2lhpo.searchers.acquisition_optimizer import maximize_acquisition
+from d2lhpo.searchers.bayesopt import BayesianOptimization, rank_agreement, transform_outputs
+
+FAST = {"n_candidates": 256, "n_local": 3}
+SPACE = {"x": hpo.uniform(0, 1)}
+
+
+def _reversed_levels(searcher, n_low=12, n_high=6):
+    """Level 1: the smaller x, the better; level 3 (a subset): the larger, the better."""
+    xs = np.linspace(0.02, 0.98, n_low)
+    for x in xs:
+        searcher.observe({"x": x}, {"y": x, "resource": 1})
+    for x in xs[::2][:n_high]:
+        searcher.observe({"x": x}, {"y": 1 - x, "resource": 3})
+    return searcher
+
+
+def test_rank_agreement_is_kendalls_tau_on_the_shared_configurations():
+    rng = np.random.default_rng(0)
+    low = {i: (None, np.array([v])) for i, v in enumerate(rng.random(10))}
+    high = {i: (None, np.array([v])) for i, v in enumerate(rng.random(10)) if i % 3}
+    shared = [k for k in low if k in high]
+    tau, n = rank_agreement(low, high)
+    assert n == len(shared) == 6
+    assert tau == pytest.approx(kendalltau([low[k][1][0] for k in shared],
+                                           [high[k][1][0] for k in shared])[0])
+
+
+def test_a_level_whose_ranking_reverses_above_is_not_modelled():
+    # The defect: BOHB's rule (the highest level with num_initial points)
+    # models level 1, whose best region (small x) is level 3's worst.
+    old = _reversed_levels(BayesianOptimization(SPACE, metric="y", seed=0, num_initial=8,
+                                                level_agreement=None, random_fraction=0,
+                                                **FAST))
+    assert old.model_level == 1
+    assert old.suggest()["x"] < 0.2
+    new = _reversed_levels(BayesianOptimization(SPACE, metric="y", seed=0, num_initial=8,
+                                                level_agreement=0.3, **FAST))
+    assert new.model_level == 3
+    assert new.suggest()["x"] > 0.7
+
+
+def test_a_flat_level_is_not_modelled_once_the_level_above_ranks():
+    # Level 1 scores 0.9975 +- 0.0005 whatever x is; level 3 is best at x = 0.8.
+    rng = np.random.default_rng(1)
+    searcher = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=8,
+                                    level_agreement=0.3, **FAST)
+    xs = np.linspace(0.02, 0.98, 20)
+    for x in xs:
+        searcher.observe({"x": x}, {"y": 0.9975 + 0.0005 * rng.uniform(-1, 1),
+                                    "resource": 1})
+    assert searcher.model_level == 1   # nothing above yet: the flat level it is
+    for x in xs[::2]:
+        searcher.observe({"x": x}, {"y": (x - 0.8) ** 2, "resource": 3})
+    tau, _ = rank_agreement(searcher._data[1], searcher._data[3])
+    assert abs(tau) < 0.3
+    assert searcher.model_level == 3
+    assert abs(searcher.suggest()["x"] - 0.8) < 0.15
+
+
+def test_agreeing_levels_keep_the_lower_level_with_more_points():
+    searcher = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=8,
+                                    level_agreement=0.3, **FAST)
+    xs = np.linspace(0.02, 0.98, 12)
+    for x in xs:
+        searcher.observe({"x": x}, {"y": x, "resource": 1})
+    for x in xs[::2]:
+        searcher.observe({"x": x}, {"y": 2 * x + 0.1, "resource": 3})
+    assert searcher.model_level == 1
+
+
+def test_a_share_of_the_suggestions_is_random(monkeypatch):
+    calls = []
+
+    def model_suggest(self, level):
+        calls.append(level)
+        return self.space.sample(self.rng)
+    monkeypatch.setattr(BayesianOptimization, "_model_suggest", model_suggest)
+    searcher = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=2,
+                                    random_fraction=0.25)
+    for x in (0.1, 0.9):
+        searcher.observe({"x": x}, {"y": x})
+    for _ in range(400):
+        searcher.suggest()
+    # binomial(400, 0.25): mean 100, std 8.7
+    assert 70 <= searcher.n_random <= 130
+    assert len(calls) == 400 - searcher.n_random
+
+
+def test_min_distance_refuses_near_duplicates_of_a_cloud():
+    # 12 observed points within 0.004 of (0.3, 0.3), where the score peaks:
+    # without a radius the optimizer returns the peak, inside the cloud;
+    # with one, the best point at least min_distance from all of them.
+    space = hpo.Space({"x": hpo.uniform(0, 1), "y": hpo.uniform(0, 1)})
+    cloud = 0.3 + 0.004 * np.random.default_rng(0).uniform(-1, 1, (12, 2))
+
+    def score(X, grad=False):
+        value = -np.sum((X - 0.3) ** 2, axis=1)
+        return (value, -2 * (X - 0.3)) if grad else value
+
+    def distance(c):
+        return np.min(np.linalg.norm(cloud - [c["x"], c["y"]], axis=1)) / np.sqrt(2)
+    rng = np.random.default_rng
+    assert distance(maximize_acquisition(score, space, rng(0), avoid=cloud)) < 0.01
+    far = maximize_acquisition(score, space, rng(0), avoid=cloud, min_distance=0.05)
+    assert 0.05 <= distance(far) < 0.07   # the nearest allowed point, about
+
+
+def test_auto_transform_is_a_log_or_scipys_yeo_johnson_on_skewed_values_only():
+    rng = np.random.default_rng(0)
+    tailed = np.exp(1.5 * rng.normal(size=50))   # log-normal, sigma 1.5: a long tail
+    assert skew(tailed) > 2
+    y, name = transform_outputs(tailed)
+    assert name == "log"
+    np.testing.assert_allclose(y, np.log(tailed))
+    y, name = transform_outputs(tailed - 2.0)   # not all positive
+    assert name == "yeo-johnson"
+    np.testing.assert_allclose(y, yeojohnson(tailed - 2.0)[0])
+    symmetric = rng.normal(size=50)
+    y, name = transform_outputs(symmetric)
+    assert name == "none" and np.array_equal(y, symmetric)
+    y, name = transform_outputs(tailed, "log")
+    np.testing.assert_allclose(y, np.log(tailed))
+    with pytest.raises(ValueError, match="'log' needs positive values"):
+        transform_outputs(symmetric, "log")
+    # increasing: the best point stays the best
+    y, _ = transform_outputs(tailed, "yeo-johnson")
+    assert np.argmin(y) == np.argmin(tailed) and np.all(np.diff(y[np.argsort(tailed)]) > 0)
+
+
+def test_a_heavy_tail_does_not_flatten_the_model():
+    # log-loss-like values: a smooth bowl at 0.1-0.3 plus a few "diverged"
+    # points scoring 10-30 far from the minimum. Without the transform the GP
+    # spends its variance on the outliers; with it, the suggestion is in the bowl.
+    xs = np.linspace(0.0, 1.0, 15)
+    values = 0.1 + 0.2 * (xs - 0.35) ** 2
+    values[xs > 0.8] = [10.0, 30.0, 20.0]
+
+    def fed(transform):
+        s = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=4, random_fraction=0,
+                                 output_transform=transform, **FAST)
+        for x, v in zip(xs, values):
+            s.observe({"x": x}, {"y": v})
+        return s
+    with_transform = fed("auto")
+    assert abs(with_transform.suggest()["x"] - 0.35) < 0.1
+    assert with_transform.last_transform == "log"
+    without = fed("none")
+    assert abs(without.suggest()["x"] - 0.35) > 0.2   # the defect
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"random_fraction": 1.0}, "random_fraction must be in"),
+    ({"random_fraction": -0.1}, "random_fraction must be a finite number >= 0"),
+    ({"min_distance": -1}, "min_distance must be a finite number >= 0"),
+    ({"level_agreement": 1.5}, "level_agreement must be in"),
+    ({"level_agreement": -2}, "level_agreement must be a finite number >= -1"),
+    ({"output_transform": "boxcox"}, "output_transform must be one of"),
+    ({"fantasy": "lie"}, "fantasy must be one of"),
+])
+def test_bad_guard_arguments_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        BayesianOptimization(SPACE, metric="y", **kwargs)
+
+
+@pytest.mark.parametrize("fantasy", ["believer", "liar", "sample"])
+def test_each_fantasy_keeps_a_second_worker_away_from_the_pending_point(fantasy):
+    # Two points observed, one pending at the GP's best guess: the next
+    # suggestion must not be (nearly) the same point, whatever the fantasy.
+    searcher = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=3, random_fraction=0,
+                                    fantasy=fantasy, **FAST)
+    for x in (0.1, 0.5, 0.9):
+        searcher.observe({"x": x}, {"y": (x - 0.4) ** 2})
+    first = searcher.suggest()
+    searcher.register_pending(first)
+    second = searcher.suggest()
+    assert abs(second["x"] - first["x"]) > 0.01
+
+
+def test_the_liar_believes_the_worst_value_at_pending_points():
+    from d2lhpo.searchers.gp import GaussianProcess
+    X, y = np.array([[0.1], [0.5], [0.9]]), np.array([0.09, 0.01, 0.25])
+    gp = GaussianProcess(seed=0).fit(X, y)
+    believed = gp.fantasize([[0.3]]).predict([[0.3]])[0][0]
+    assert believed == pytest.approx(gp.predict([[0.3]])[0][0], abs=1e-6)
+    lied = gp.fantasize([[0.3]], [y.max()]).predict([[0.3]])[0][0]
+    assert believed + 0.03 < lied < y.max() + 1e-9   # pulled up towards the lie
