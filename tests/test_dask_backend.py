@@ -488,3 +488,34 @@ def test_a_run_killed_on_a_cluster_resumes_from_its_journal(client, tmp_path):
     assert sorted(c["r0"] for c in again) == [0, 0, 1]
     assert [c["x"] for c in again if c["r0"] == 1] == [cut]
     assert not done & {c["x"] for c in again}
+
+
+def test_trials_go_to_ready_workers_with_a_free_thread(client):
+    # A worker the nanny restarted has not imported the objective yet: its first
+    # task would wait for the imports while a ready worker sits idle (chapter 6's
+    # worker-kill timeline showed both workers idle for 10 s). The backend warms
+    # it up first and gives trials to ready workers with a thread free.
+    backend = DaskBackend(client)
+    backend.open(slow_quadratic, 2, "loss")
+    try:
+        first, second = sorted(client.scheduler_info()["workers"])
+        backend._ready_workers.discard(second)           # as if just restarted
+        assert backend._free_worker() == first
+        assert second in backend._warming                 # its warm-up is on its way
+        backend._warming[second].result(timeout=30)
+        backend.start(0, {"x": 0.5}, 0, 1, {})            # holds a thread of `first`...
+        assert backend._runs[0]["worker"] == first
+        assert backend._free_worker() == second           # ...and `second` is ready now
+        backend._ready_workers.discard(second)
+        backend._warming.clear()
+        backend._warming[second] = backend._warming.get(second) or client.submit(
+            time.sleep, 30, workers=[second], pure=False)   # a warm-up still running
+        assert backend._free_worker() is None             # no ready thread: Dask decides
+        backend.start(1, {"x": 0.1}, 0, 1, {})
+        done = set()
+        while len(done) < 2:
+            done |= {e.trial_id for e in backend.wait(timeout=30) if e.kind != "result"}
+        assert done == {0, 1}
+        client.cancel(backend._warming.pop(second))
+    finally:
+        backend.close()

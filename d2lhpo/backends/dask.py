@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib
 import itertools
@@ -282,6 +283,10 @@ class DaskBackend(Backend):
         self._workers: dict = {}            # worker name -> index (kept across restarts)
         self.worker_names: list = []        # index -> the Dask worker's name
         self._inbox: deque = deque()      # messages received, not handled yet
+        # Workers that have imported the objective, and warm-up tasks on those that
+        # have not yet (a worker the nanny restarted): trials go to ready workers
+        self._ready_workers = set(self.client.scheduler_info()["workers"])
+        self._warming: dict = {}          # worker address -> its warm-up future
         self._closing = self.interrupted = False
         self._t0 = time.perf_counter()
 
@@ -297,15 +302,40 @@ class DaskBackend(Backend):
     def start(self, trial_id, config, r0, r1, context, delay=0.0):
         run = next(self._seq)
         name = f"{self._name}-run{run}"
+        worker = self._free_worker()
+        where = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
         future = self.client.submit(
             _run_trial, self.objective, self.spec, run, config, r0, r1, self.metric, context,
             self._events.name, name, self.timeout is not None, key=f"{name}-trial{trial_id}",
-            pure=False)
+            pure=False, **where)
         self._runs[run] = {"trial_id": trial_id, "future": future, "name": name,
                            "decisions": None, "attempt": None, "waits": False, "old": set(),
-                           "reports": 0, "replay": 0, "deadline": None, "where": None}
+                           "reports": 0, "replay": 0, "deadline": None, "where": None,
+                           "worker": worker}
         self._active[trial_id] = run
         future.add_done_callback(lambda f: self._on_task_end(run, f))
+
+    def _free_worker(self):
+        """The address of a worker that is ready and has a thread none of our trials
+        holds, or None (then Dask decides). Without this, Dask hands a trial to a
+        worker the nanny just restarted, where it waits while that worker imports the
+        objective's modules (torch: seconds), and a ready worker may sit idle."""
+        workers = self.client.scheduler_info()["workers"]
+        for address in workers:
+            if address not in self._ready_workers and address not in self._warming:
+                self._warming[address] = self.client.submit(
+                    _ready, self.objective, workers=[address], allow_other_workers=False,
+                    pure=False, key=f"{self._name}-ready-{uuid.uuid4().hex[:8]}")
+        for address, future in list(self._warming.items()):
+            if future.done() or address not in workers:
+                del self._warming[address]
+                if future.status == "finished":
+                    self._ready_workers.add(address)
+        held = collections.Counter(self._runs[run]["worker"] for run in self._active.values()
+                                   if run in self._runs)
+        free = [(held[a] / w["nthreads"], a) for a, w in workers.items()
+                if a in self._ready_workers and held[a] < w["nthreads"]]
+        return min(free)[1] if free else None
 
     def _on_task_end(self, run, future):
         """In a client thread: a task that erred (its workers died) or was cancelled
