@@ -199,7 +199,10 @@ class Scheduler:
 
     def job_levels(self, trial: Trial, r0: float, r1: float) -> tuple:
         """The report grid of a job of ``trial`` from ``r0`` to ``r1``."""
-        return tuple(lv for lv in self.report_levels(trial) if r0 < lv < r1) + (r1,)
+        levels = self.report_levels(trial)
+        if not levels:  # FIFO, successive halving: no rung inside a job (one per trial)
+            return (r1,)
+        return tuple(lv for lv in levels if r0 < lv < r1) + (r1,)
 
     # -- ask ----------------------------------------------------------------
     def ask(self) -> Job | None:
