@@ -120,8 +120,8 @@ class TabularObjective(Objective):
         self.config_ids = first["config_id"].to_numpy()
         self.space = recorded_space(space, self.configs)
         self._space = Space(self.space)
-        records = self.configs.to_dict("records")
-        self._points = np.array([self._encode(c) for c in records])
+        self._records = self.configs.to_dict("records")   # row i's config, as a dict
+        self._points = np.array([self._encode(c) for c in self._records])
         self._tree = cKDTree(self._points)
         self._cache: dict = {}
 
@@ -167,8 +167,7 @@ class TabularObjective(Objective):
         live run trains every new configuration anew.
         """
         order = check_seed(seed).permutation(len(self.configs))
-        records = self.configs.to_dict("records")
-        return [records[i] for i in order]
+        return [dict(self._records[i]) for i in order]  # copies: callers may edit them
 
     def __call__(self, config, r0=0, r1=None, seed=None):
         r1 = self.max_resource if r1 is None else r1

@@ -28,6 +28,7 @@ import numbers
 
 import numpy as np
 
+from ..checks import check_int, check_number
 from ..spaces import Categorical, Domain, FiniteRange, Integer, Space
 from .base import Decision, Job, Scheduler, _Diverged, _same_config
 
@@ -148,12 +149,8 @@ class PBT(Scheduler):
                 raise ValueError(
                     f"hyperparameters: {name!r} is not a hyperparameter of the search "
                     f"space (it has {sorted(searcher.space.domains)})")
-        if not (isinstance(population_size, numbers.Integral)
-                and not isinstance(population_size, bool) and population_size >= 2):
-            raise ValueError(f"population_size must be an integer >= 2, got "
-                             f"{population_size!r}")
-        if not (_real(interval) and 0 < interval < math.inf):
-            raise ValueError(f"interval must be a finite number > 0, got {interval!r}")
+        population_size = check_int("population_size", population_size, 2)
+        check_number("interval", interval, 0, low_open=True)
         if not (_real(fraction) and 0 < fraction <= 0.5):
             raise ValueError(f"fraction must be in (0, 0.5], got {fraction!r}")
         if not (_real(resample_probability) and 0 <= resample_probability <= 1):
@@ -163,7 +160,7 @@ class PBT(Scheduler):
                 or not all(_real(f) and 0 < f < math.inf for f in factors)):
             raise ValueError(f"factors must be a list of positive numbers, got {factors!r}")
         self.hyperparameters = hyperparameters
-        self.population_size, self.interval = int(population_size), interval
+        self.population_size, self.interval = population_size, interval
         self.fraction, self.resample_probability = fraction, resample_probability
         self.factors = tuple(factors)
         self.scores: dict[int, float] = {}   # member -> its last value of the metric

@@ -473,7 +473,10 @@ class BayesianOptimization(Searcher):
         if self._candidates is not None:
             return best_candidate(score, self._candidate_X, self._candidates,
                                   self._candidate_keys, self._excluded())
-        avoid = np.array([x for lv in self._data.values() for x, _ in lv.values()] + pending)
+        avoid = None
+        if self.min_distance > 0:  # every point observed (at any level) or pending
+            avoid = np.array([x for lv in self._data.values() for x, _ in lv.values()]
+                             + pending)
         return maximize_acquisition(score, self.space, self.rng, self._excluded(), incumbent,
                                     self.n_candidates, self.n_local, avoid=avoid,
                                     min_distance=self.min_distance)

@@ -12,10 +12,10 @@ configuration to an expensive one that promises the same improvement. We use
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
+from ..checks import check_number
 from ..spaces import config_key
 from .acquisition import expected_improvement, log_expected_improvement
 from .bayesopt import BayesianOptimization
@@ -71,10 +71,7 @@ class CostAwareBO(BayesianOptimization):
                              f"{kwargs['acquisition']!r}")
         if not isinstance(cost, str) or not cost:
             raise TypeError(f"cost must be the name of a metric, got {cost!r}")
-        if (isinstance(cost_exponent, bool) or not isinstance(cost_exponent, numbers.Real)
-                or not math.isfinite(cost_exponent) or cost_exponent < 0):
-            raise ValueError(f"cost_exponent must be a finite number >= 0, got "
-                             f"{cost_exponent!r}")
+        check_number("cost_exponent", cost_exponent, 0)
         super().__init__(space, metric, mode, seed, points_to_evaluate, **kwargs)
         if cost == self.metric or cost in self.constraints:
             raise ValueError(f"cost must be another metric than {self.metric!r} and the "
