@@ -194,3 +194,49 @@ def test_the_liar_believes_the_worst_value_at_pending_points():
     assert believed == pytest.approx(gp.predict([[0.3]])[0][0], abs=1e-6)
     lied = gp.fantasize([[0.3]], [y.max()]).predict([[0.3]])[0][0]
     assert believed + 0.03 < lied < y.max() + 1e-9   # pulled up towards the lie
+
+
+def _promoted_from_one_category(searcher, rng, n=24, dim=4):
+    """Level 1: n configurations, 3 in 4 of learner "a" (0.25-0.30) and the rest
+    of "b" (0.35-0.45); level 3: the "a" ones only (promoted), 0.2200-0.2215,
+    a shallow bowl in x0 (the other x are ignored, as a learner ignores the
+    hyperparameters of the others)."""
+    for i in range(n):
+        learner = "a" if i % 4 else "b"
+        config = {"learner": learner, **{f"x{j}": float(rng.uniform()) for j in range(dim)}}
+        low = 0.25 + 0.05 * rng.uniform() if learner == "a" else 0.35 + 0.1 * rng.uniform()
+        searcher.observe(config, {"y": low, "resource": 1})
+        if learner == "a":
+            high = 0.22 + 0.004 * (config["x0"] - 0.5) ** 2 + 0.0005 * rng.uniform()
+            searcher.observe(config, {"y": high, "resource": 3})
+    return searcher
+
+
+def test_a_level_promoted_from_one_category_does_not_end_the_search_of_the_others():
+    # The defect (issue 14, item 1): standardized on level 3's own spread
+    # (0.0005), the GP was sure that the untried learner "b" scored about
+    # 0.2205 +- 0.0005 there, and suggested "a" (in all 8 seeds). Scaled by
+    # every level's spread (0.06), "b" is uncertain enough to be tried.
+    space = {"learner": hpo.choice(["a", "b"]), **{f"x{j}": hpo.uniform(0, 1) for j in range(4)}}
+    picks = []
+    for seed in range(8):
+        searcher = _promoted_from_one_category(
+            BayesianOptimization(space, metric="y", seed=seed, num_initial=8, **FAST),
+            np.random.default_rng(seed))
+        assert searcher.model_level == 3
+        picks.append(searcher.suggest()["learner"])
+    assert picks == ["b"] * 8
+
+
+def test_one_level_is_standardized_by_its_own_spread(monkeypatch):
+    # single fidelity: nothing pooled, the GP's default (the values' std)
+    scales = []
+    fit = hpo.searchers.gp.GaussianProcess.fit
+    monkeypatch.setattr(hpo.searchers.gp.GaussianProcess, "fit",
+                        lambda self, X, y, init=None, scale=None: (scales.append(scale),
+                                                                  fit(self, X, y, init))[1])
+    searcher = BayesianOptimization(SPACE, metric="y", seed=0, num_initial=4, **FAST)
+    for x in np.linspace(0.1, 0.9, 6):
+        searcher.observe({"x": x}, {"y": (x - 0.3) ** 2})
+    searcher.suggest()
+    assert scales == [None]

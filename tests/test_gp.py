@@ -240,3 +240,24 @@ def test_fixed_noise_refuses_bad_values():
             GaussianProcess(noise=value)
     with pytest.raises(ValueError, match="noise"):
         GaussianProcess(PARAMS, noise=1e-3)
+
+
+def test_a_given_scale_standardizes_like_sklearn_on_rescaled_targets():
+    # scale s: the GP of (y - mean) / s with the same hyperparameters, times s
+    X, y, Xt = _data()
+    s = 4.0 * np.std(y)
+    sk = _sklearn(PARAMS, normalize_y=False).fit(X, (y - y.mean()) / s)
+    mean_sk, std_sk = sk.predict(Xt, return_std=True)
+    mean, std = GaussianProcess(PARAMS).fit(X, y, scale=s).predict(Xt)
+    np.testing.assert_allclose(mean, y.mean() + s * mean_sk, atol=1e-6)
+    np.testing.assert_allclose(std ** 2 + PARAMS.noise * s ** 2, (s * std_sk) ** 2, atol=1e-6)
+    # far from the data: the prior, s * sqrt(variance)
+    far = GaussianProcess(PARAMS).fit(X, y, scale=s).predict(np.full((1, 3), 50.0))[1]
+    assert far[0] == pytest.approx(s * np.sqrt(PARAMS.variance))
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, np.inf, True, "1"])
+def test_bad_scales_are_refused(scale):
+    X, y, _ = _data()
+    with pytest.raises(ValueError, match="scale must be None or a finite number > 0"):
+        GaussianProcess(PARAMS).fit(X, y, scale=scale)

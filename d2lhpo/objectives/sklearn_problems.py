@@ -60,8 +60,9 @@ class LearnerChoice(Objective):
         max_resource: the full fidelity; resource r trains on
             ``round(n_train * r / max_resource)`` rows.
         levels: the resources the objective reports at within a job
-            ``(r0, r1]`` (each a fresh fit), besides ``r1``; the default is
-            the rung grid of eta 3 (1, 3, 9, 27).
+            ``(r0, r1]`` (each a fresh fit), besides ``r1``, when the caller
+            passes no report grid (a tuner always passes the job's); the
+            default is the rung grid of eta 3 (1, 3, 9, 27).
 
     Example:
         >>> problem = LearnerChoice(metric="log_loss")
@@ -145,7 +146,11 @@ class LearnerChoice(Objective):
                                                                        1 - 1e-12)))}
         return dict(self._cache[key])
 
-    def __call__(self, config, r0, r1):
-        steps = [r for r in self.levels if r0 < r < r1] + [r1]
+    def __call__(self, config, r0, r1, levels=None):
+        """Fresh fits at the levels in ``(r0, r1)`` and at ``r1``: the job's report
+        grid ``levels`` (what the tuner passes: empty for a scheduler without
+        rungs, such as FIFO), or else the instance's ``levels``."""
+        grid = self.levels if levels is None else levels
+        steps = [r for r in grid if r0 < r < r1] + [r1]
         for r in steps:
             yield {"resource": r, **self.evaluate(config, r), "cost": self.cost(config, r)}

@@ -418,13 +418,44 @@ class BayesianOptimization(Searcher):
                 return config
         return self._random_config()
 
-    def _fit(self, name, X, y, X_pending):
+    def _targets(self, values) -> np.ndarray:
+        """The objectives' columns of result rows ``values``, to minimize (logs taken
+        where asked)."""
+        Y = values[:, :len(self.objectives)].copy()
+        Y[:, self._log_columns] = np.log10(Y[:, self._log_columns])
+        return Y * [1.0 if mode == "min" else -1.0 for _, mode in self.objectives]
+
+    def _transformed(self, level, y):
+        """The modelled level's targets ``y`` through the output transform, and the
+        spread the GP standardizes them by: that of every level's results where
+        it is larger (None: their own).
+
+        The configurations at a high level were promoted from the ones below,
+        so they may all come from one region (one learner, say) and differ
+        little; a GP standardized on their spread alone is sure that the rest
+        of the space is no better, and stops exploring it. Every level's
+        results, the lowest ones spread over the whole space, tell how much
+        the metric varies. The transform is fitted on all of them too. (One
+        level, as in single-fidelity runs: the level's own values.)
+        """
+        others = [v for lv, data in self._data.items() if lv != level
+                  for _, v in data.values()]
+        if not others:
+            y, self.last_transform = transform_outputs(y, self.output_transform)
+            return y, None
+        pooled = np.concatenate([y, self._targets(np.array(others))[:, 0]])
+        pooled, self.last_transform = transform_outputs(pooled, self.output_transform)
+        y = pooled[:len(y)]
+        spread = float(np.std(pooled))
+        return y, (spread if spread > np.std(y) else None)
+
+    def _fit(self, name, X, y, X_pending, scale=None):
         # Restarts pay off while observations are few and the likelihood has
         # several modes; from 30 on, the best screened start (nearly always the
         # last fit) was as good in our runs, at half the cost.
         n_starts = self.n_starts if len(X) < 30 else 1
         gp = GaussianProcess(n_starts=n_starts, seed=self.rng)
-        gp.fit(X, y, init=self._params.get(name))
+        gp.fit(X, y, init=self._params.get(name), scale=scale)
         self._params[name] = gp.params
         if name != "objective" or not len(X_pending) or self.fantasy == "believer":
             return gp.fantasize(X_pending)
@@ -437,16 +468,15 @@ class BayesianOptimization(Searcher):
         X = np.array([x for x, _ in data.values()])
         values = np.array([v for _, v in data.values()])
         k = len(self.objectives)
-        Y = values[:, :k].copy()
-        Y[:, self._log_columns] = np.log10(Y[:, self._log_columns])
-        Y *= [1.0 if mode == "min" else -1.0 for _, mode in self.objectives]
-        y = Y[:, 0] if k == 1 else parego_scalarize(
-            Y, self._weights[self.rng.integers(len(self._weights))])
+        Y = self._targets(values)
+        scale = None
         if k == 1:
-            y, self.last_transform = transform_outputs(y, self.output_transform)
+            y, scale = self._transformed(level, Y[:, 0])
+        else:
+            y = parego_scalarize(Y, self._weights[self.rng.integers(len(self._weights))])
         pending = [self.space.encode(c) for key, c in self.pending.items() if key not in data]
         X_pending = np.array(pending).reshape(-1, self.space.dim)
-        gp = self._fit("objective", X, y, X_pending)
+        gp = self._fit("objective", X, y, X_pending, scale)
         constraint_gps = [self._fit(c, X, values[:, k + j], X_pending)
                           for j, c in enumerate(self.constraints)]
         feasible = np.all(values[:, k:] <= 0, axis=1)

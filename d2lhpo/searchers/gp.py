@@ -331,16 +331,31 @@ class GaussianProcess:
         self.n_starts, self.prior, self.standardize = n_starts, prior, standardize
         self.rng = np.random.default_rng(seed)
 
-    def fit(self, X, y, init: GPParams | None = None) -> GaussianProcess:
-        """Fit to inputs ``X`` (n, d) and targets ``y`` (n,); ``init`` warm-starts the fit."""
+    def fit(self, X, y, init: GPParams | None = None,
+            scale: float | None = None) -> GaussianProcess:
+        """Fit to inputs ``X`` (n, d) and targets ``y`` (n,); ``init`` warm-starts the fit.
+
+        ``scale`` (with ``standardize``) divides the centred targets instead of
+        their standard deviation: the unit of the priors and bounds, and so
+        how far from the data's mean the GP believes unexplored points may lie.
+        A larger scale than the data's own spread, such as the spread of
+        related results, keeps a GP fitted to a few similar values from being
+        sure that nothing elsewhere is better.
+        """
         X, y = np.atleast_2d(np.asarray(X, dtype=float)), np.asarray(y, dtype=float)
         if len(X) != len(y) or len(y) == 0:
             raise ValueError(f"X and y must hold the same number (> 0) of points, "
                              f"got {len(X)} and {len(y)}")
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, numbers.Real)
+                                  or not math.isfinite(scale) or scale <= 0):
+            raise ValueError(f"scale must be None or a finite number > 0, got {scale!r}")
         self.y_mean, self.y_scale = 0.0, 1.0
         if self.standardize:
             self.y_mean = float(np.mean(y))
-            self.y_scale = float(np.std(y)) if np.std(y) > 1e-12 else 1.0
+            if scale is not None:
+                self.y_scale = float(scale)
+            else:
+                self.y_scale = float(np.std(y)) if np.std(y) > 1e-12 else 1.0
         z = (y - self.y_mean) / self.y_scale
         with one_blas_thread():
             if not self.fixed:
