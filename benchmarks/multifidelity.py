@@ -193,16 +193,19 @@ ROBUST_METHODS = {
     "BO-in-ASHA promotion": lambda sp, seed: hpo.ASHA(_bo(sp, seed), type="promotion",
                                                       seed=seed),
     "BO-in-Hyperband": lambda sp, seed: hpo.Hyperband(_bo(sp, seed), seed=seed),
-    "BOHB (TPE-in-Hyperband)": lambda sp, seed: hpo.Hyperband(hpo.TPE(sp, seed=seed),
-                                                              seed=seed),
+    "BOHB (TPE-in-Hyperband)": lambda sp, seed: hpo.Hyperband(
+        hpo.TPE(sp, seed=seed, random_fraction=1 / 3), seed=seed),
     "Optuna TPE + HyperbandPruner": None,   # run_optuna
     # rows for the output transform's comparison (not run unless named in --methods)
     "BO-in-Hyperband, no output transform": lambda sp, seed: hpo.Hyperband(
         _bo(sp, seed, output_transform="none"), seed=seed),
     "BO-in-ASHA promotion, no output transform": lambda sp, seed: hpo.ASHA(
         _bo(sp, seed, output_transform="none"), type="promotion", seed=seed),
+    "BO-in-Hyperband, no guards": lambda sp, seed: hpo.Hyperband(
+        hpo.BayesianOptimization(sp, seed=seed), seed=seed),
 }
-EXTRA = ["BO-in-Hyperband, no output transform", "BO-in-ASHA promotion, no output transform"]
+EXTRA = ["BO-in-Hyperband, no output transform", "BO-in-ASHA promotion, no output transform",
+         "BO-in-Hyperband, no guards"]
 MODEL_BASED_MF = ["BO-in-ASHA stopping", "BO-in-ASHA promotion", "BO-in-Hyperband",
                   "BOHB (TPE-in-Hyperband)", "Optuna TPE + HyperbandPruner"]
 

@@ -279,3 +279,21 @@ def test_beats_random_search_on_branin():
     # Measured: TPE 0.15, random 0.85 (seeds 0-4); over 40 seeds TPE ties Optuna's
     # TPESampler (benchmarks/bayesopt.py).
     assert median_regret(TPE) < 0.5 * median_regret(hpo.RandomSearcher)
+
+
+def test_a_share_of_the_suggestions_is_random_as_in_bohb():
+    space = {"x": hpo.uniform(0, 1)}
+    searcher = hpo.TPE(space, metric="y", seed=0, n_startup=2, random_fraction=1 / 3)
+    for x in (0.1, 0.9):
+        searcher.observe({"x": x}, {"y": x})
+    for _ in range(300):
+        searcher.suggest()
+    # binomial(300, 1/3): mean 100, std 8.2
+    assert 70 <= searcher.n_random <= 130
+
+
+@pytest.mark.parametrize("value, match", [(1.0, "random_fraction must be in"),
+                                          (-0.1, "random_fraction"), ("x", "random_fraction")])
+def test_bad_random_fractions_are_refused(value, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        hpo.TPE({"x": hpo.uniform(0, 1)}, random_fraction=value)

@@ -288,6 +288,10 @@ class TPE(Searcher):
         multivariate: one joint mixture over all hyperparameters (Optuna's
             default) or an independent one per hyperparameter (the 2011 TPE).
         constant_liar: count pending configurations as bad observations.
+        random_fraction: the share of suggestions after the startup drawn at
+            random, in [0, 1): BOHB draws 1/3 at random (Falkner et al. 2018),
+            which keeps every region, and every value of a categorical, in
+            the data of the high levels; 0 (the default) is Optuna's TPE.
 
     Example:
         >>> searcher = TPE(branin.space, metric="value", seed=0)
@@ -298,7 +302,8 @@ class TPE(Searcher):
     def __init__(self, space, metric=None, mode=None, seed=None, points_to_evaluate=None,
                  n_startup: int = 10, n_ei_candidates: int = 24,
                  gamma: Callable[[int], int] | float | None = None, prior_weight: float = 1.0,
-                 multivariate: bool = True, constant_liar: bool = True):
+                 multivariate: bool = True, constant_liar: bool = True,
+                 random_fraction: float = 0.0):
         super().__init__(space, metric, mode, seed, points_to_evaluate)
         self.n_startup = check_int("n_startup", n_startup, low=1)
         self.n_ei_candidates = check_int("n_ei_candidates", n_ei_candidates, low=1)
@@ -313,6 +318,10 @@ class TPE(Searcher):
             if not isinstance(flag, (bool, np.bool_)):
                 raise ValueError(f"{name} must be True or False, got {short_repr(flag)}")
         self.multivariate, self.constant_liar = bool(multivariate), bool(constant_liar)
+        self.random_fraction = float(check_number("random_fraction", random_fraction, low=0))
+        if self.random_fraction >= 1:
+            raise ValueError(f"random_fraction must be in [0, 1), got {random_fraction!r}")
+        self.n_random = 0   # suggestions drawn at random by random_fraction
         self.dims = [_dim_of(d) for d in self.space.domains.values()]
         self._data: dict[float, dict[frozenset, tuple]] = {}  # level -> key -> (x, value)
         self._seen: set[frozenset] = set()
@@ -408,6 +417,9 @@ class TPE(Searcher):
 
     def _suggest(self):
         if self.model_level is None or not self.dims:
+            return self._random_config()
+        if self.random_fraction and self.rng.random() < self.random_fraction:
+            self.n_random += 1
             return self._random_config()
         l, g = self.estimators()
         excluded = self._excluded()
