@@ -213,9 +213,13 @@ class BayesianOptimization(Searcher):
             ``"yeo-johnson"`` (single objective only; see
             :func:`transform_outputs`).
         fantasy: what the GP believes it saw at pending points: ``"believer"``
-            (its posterior mean: kriging believer), ``"liar"`` (the worst
-            value observed: constant liar, CL-max) or ``"sample"`` (a joint
-            draw from the posterior).
+            (the default: its posterior mean, kriging believer), ``"liar"``
+            (the worst value observed, constant liar CL-max, capped at the
+            posterior mean plus one std there) or ``"sample"`` (a joint draw
+            from the posterior). With 4 workers, median regret after 40
+            evaluations over 20 seeds (``benchmarks/bayesopt.py
+            --async-seeds 20``): the believer best or tied on Branin,
+            Hartmann-6 and a 7-D problem (see the benchmark's docstring).
 
     Example:
         >>> searcher = BayesianOptimization(branin.space, metric="value", seed=0)
@@ -429,7 +433,13 @@ class BayesianOptimization(Searcher):
         if name != "objective" or not len(X_pending) or self.fantasy == "believer":
             return gp.fantasize(X_pending)
         if self.fantasy == "liar":
-            return gp.fantasize(X_pending, np.full(len(X_pending), np.max(y)))
+            # The worst value seen, but at most one posterior std above the
+            # mean: a lie many stds away, next to an observed point, can only
+            # be fitted by bending the mean everywhere (by 4.5 stds of y, in
+            # the median, 0.15 away from every pending point of 4-worker runs
+            # on Hartmann-6, which ended at a regret of 0.43; capped: 0.07).
+            mean, std = gp.predict(X_pending)
+            return gp.fantasize(X_pending, np.minimum(np.max(y), mean + std))
         return gp.fantasize(X_pending, gp.sample(X_pending, seed=self.rng)[0])
 
     def _model_suggest(self, level):
