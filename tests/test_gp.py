@@ -261,3 +261,30 @@ def test_bad_scales_are_refused(scale):
     X, y, _ = _data()
     with pytest.raises(ValueError, match="scale must be None or a finite number > 0"):
         GaussianProcess(PARAMS).fit(X, y, scale=scale)
+
+
+def test_a_fantasized_gp_is_sklearns_fitted_on_the_data_and_the_fantasies():
+    # Fantasies are observations under the hyperparameters and the
+    # standardization of the real data: nothing is refitted or rescaled.
+    X, y, Xt = _data()
+    gp = GaussianProcess(PARAMS).fit(X, y)
+    X_new, values = Xt[:3], np.array([2.0, 5.0, 3.5])
+    fantasized = gp.fantasize(X_new, values)
+    z = (np.concatenate([y, values]) - gp.y_mean) / gp.y_scale
+    sk = _sklearn(PARAMS, normalize_y=False).fit(np.vstack([X, X_new]), z)
+    mean_sk, std_sk = sk.predict(Xt, return_std=True)
+    mean, std = fantasized.predict(Xt)
+    np.testing.assert_allclose(mean, gp.y_mean + gp.y_scale * mean_sk, atol=1e-6)
+    np.testing.assert_allclose((std / gp.y_scale) ** 2 + PARAMS.noise, std_sk ** 2, atol=1e-6)
+
+
+def test_posterior_samples_have_sklearns_mean_and_covariance():
+    X, y, Xt = _data()
+    gp = GaussianProcess(PARAMS).fit(X, y)
+    sk = _sklearn(PARAMS, normalize_y=True).fit(X, y)
+    mean_sk, cov_sk = sk.predict(Xt[:3], return_cov=True)   # cov includes the noise
+    cov_sk = cov_sk - PARAMS.noise * np.var(y) * np.eye(3)
+    draws = gp.sample(Xt[:3], n_samples=20000, seed=0)
+    sd = np.sqrt(np.diag(cov_sk))
+    np.testing.assert_allclose(draws.mean(axis=0), mean_sk, atol=0.05 * sd.max())
+    np.testing.assert_allclose(np.cov(draws.T), cov_sk, atol=0.05 * sd.max() ** 2)
