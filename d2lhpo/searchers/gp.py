@@ -30,7 +30,8 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, cholesky, solve_triangular
+from scipy.linalg import cho_factor, cho_solve, cholesky
+from scipy.linalg.lapack import dtrtrs
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 
@@ -175,17 +176,31 @@ def posterior(X, y, params: GPParams, X_test, grad: bool = False, full_cov: bool
     else:
         k = matern52_of_distance(r, params.variance)
     mean = params.mean + k @ alpha
-    w = solve_triangular(L, k.T, lower=True, check_finite=False)        # (n, m)
+    w = _solve_lower(L, k.T)                                              # (n, m)
     if full_cov:
         return mean, matern52(X_test, X_test, ls, params.variance) - w.T @ w
     var = np.maximum(params.variance - np.sum(w ** 2, axis=0), 0.0)
     if not grad:
         return mean, var
-    v = solve_triangular(L, w, lower=True, trans="T", check_finite=False)  # K^-1 k*
-    # dk/dx_d = dk/d(r^2) * 2 (x_d - x'_d) / l_d^2
-    dk = (2.0 * dk_dr2)[..., None] * (X_test[:, None, :] - X[None, :, :]) / ls ** 2
-    return (mean, var, np.einsum("mnd,n->md", dk, alpha),
-            -2.0 * np.einsum("mnd,nm->md", dk, v))
+    v = _solve_lower(L, w, trans=1)                                       # K^-1 k*
+    # dk/dx_d = dk/d(r^2) * 2 (x_d - x'_d) / l_d^2, so a gradient sum_n c_n dk_n/dx
+    # is (x sum_n c'_n - sum_n c'_n x'_n) / l^2 with c' = 2 dk/d(r^2) c: two
+    # matrix products instead of an (m, n, d) array of differences.
+    c = (2.0 * dk_dr2)[None] * np.stack([np.broadcast_to(alpha, k.shape), -2.0 * v.T])
+    c_sum, c_X = c.sum(axis=2), c @ X                                   # (2, m), (2, m, d)
+    grads = (X_test[None] * c_sum[..., None] - c_X) / ls ** 2
+    return mean, var, grads[0], grads[1]
+
+
+def _solve_lower(L, B, trans: int = 0):
+    """``L^-1 B`` (``trans=1``: ``L^-T B``) for a lower triangular ``L``; LAPACK's
+    ``trtrs`` called directly, as scipy's ``solve_triangular`` checks its
+    arguments for longer than a small solve takes (an acquisition optimizer
+    calls it hundreds of times per suggestion)."""
+    x, info = dtrtrs(L, B, lower=1, trans=trans)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular triangular factor (LAPACK info {info})")
+    return x
 
 
 def squared_differences(X) -> np.ndarray:
@@ -361,8 +376,8 @@ class GaussianProcess:
         X_new = np.atleast_2d(np.asarray(X_new, dtype=float))
         other = GaussianProcess(self.params, standardize=self.standardize)
         other.y_mean, other.y_scale = self.y_mean, self.y_scale
-        if len(X_new) == 0:
-            other._condition(self.X, self.z)
+        if len(X_new) == 0:   # the same data: the same factor
+            other.X, other.z, other.factor = self.X, self.z, self.factor
             return other
         mean = self.predict(X_new)[0] if values is None else np.asarray(values, dtype=float)
         z_new = (mean - self.y_mean) / self.y_scale
