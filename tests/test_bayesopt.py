@@ -456,3 +456,23 @@ def test_a_stale_fit_suggests_and_fantasizes_like_a_fresh_one():
         df = tuner.run(max_trials=45).df
         assert branin.regret(df["value"].min()) < 0.05
         assert searcher.n_fallbacks == 0
+
+
+def test_sobol_candidates_are_shifted_sobol_nets():
+    from scipy.stats import qmc
+
+    from d2lhpo.searchers.acquisition_optimizer import sobol_points
+    rng = np.random.default_rng(0)
+    for dim in (2, 6):
+        P = sobol_points(dim, 256, rng)
+        assert P.shape == (256, dim) and P.min() >= 0 and P.max() < 1
+        # A digital shift keeps a net: each coordinate has one point in each
+        # 1/256 of [0, 1), as scipy's unscrambled and scrambled Sobol points do.
+        for j in range(dim):
+            np.testing.assert_array_equal(np.sort(np.floor(P[:, j] * 256)), np.arange(256))
+        scrambled = qmc.Sobol(dim, scramble=True, seed=0).random(256)
+        assert qmc.discrepancy(P) < 1.5 * qmc.discrepancy(scrambled)
+        assert qmc.discrepancy(P) < 0.2 * qmc.discrepancy(rng.uniform(size=(256, dim)))
+    assert not np.array_equal(sobol_points(2, 256, rng), sobol_points(2, 256, rng))
+    np.testing.assert_array_equal(sobol_points(3, 64, np.random.default_rng(5)),
+                                  sobol_points(3, 64, np.random.default_rng(5)))

@@ -9,6 +9,7 @@ rounded points are scored again, since rounding can change the score.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Container
 
 import numpy as np
@@ -45,6 +46,31 @@ def round_to_space(space: Space, X) -> np.ndarray:
     return X
 
 
+_SOBOL_BITS = 30
+
+
+@functools.lru_cache(maxsize=32)
+def _sobol_integers(dim: int, n: int) -> np.ndarray:
+    """The first ``n`` unscrambled Sobol points in ``dim`` dimensions, as integers
+    (coordinates times ``2**30``); computed once, read-only."""
+    points = qmc.Sobol(dim, scramble=False, bits=_SOBOL_BITS).random(n)
+    integers = np.round(points * 2.0 ** _SOBOL_BITS).astype(np.int64)
+    integers.setflags(write=False)
+    return integers
+
+
+def sobol_points(dim: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` Sobol points of [0, 1)^dim, randomized by a random digital shift.
+
+    XOR-ing every point's coordinates with one random string of bits keeps
+    the points a (t, m, s)-net (as evenly spread as scrambled Sobol points)
+    and costs microseconds, where scipy's scrambling, redone at every
+    suggestion, took about 0.4 ms in 6-D.
+    """
+    shift = rng.integers(0, 2 ** _SOBOL_BITS, size=dim, dtype=np.int64)
+    return (_sobol_integers(dim, n) ^ shift) / 2.0 ** _SOBOL_BITS
+
+
 def local_maxima(score: Callable, X0, maxiter: int = 50) -> np.ndarray:
     """L-BFGS-B inside [0, 1]^d from each row of ``X0``, all in one run.
 
@@ -72,7 +98,7 @@ def maximize_acquisition(score: Callable, space: Space, rng: np.random.Generator
         score: ``score(X)`` gives the acquisition (to maximize) at the rows of
             ``X`` (m, d); ``score(X, grad=True)`` also its gradient, shape (m, d).
         space: the search space; points are its encodings.
-        rng: numpy Generator for the Sobol candidates.
+        rng: numpy Generator for the Sobol candidates' random shift.
         exclude: keys (``config_key``) of configurations not to return:
             those evaluated or pending.
         starts: extra points (k, d) to score and start local searches from
@@ -87,7 +113,7 @@ def maximize_acquisition(score: Callable, space: Space, rng: np.random.Generator
             point attracts them again and again.
     """
     discrete = not all(isinstance(d, Float) for d in space.domains.values())
-    X = qmc.Sobol(space.dim, scramble=True, seed=rng).random(n_candidates)
+    X = sobol_points(space.dim, n_candidates, rng)
     if starts is not None and len(starts):
         X = np.vstack([X, starts])
     if discrete:
