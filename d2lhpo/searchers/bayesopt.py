@@ -187,9 +187,9 @@ class BayesianOptimization(Searcher):
         n_candidates: Sobol points at which the acquisition is scored (a
             power of 2); None (the default): 256 in one or two dimensions
             (a 16 x 16 grid's worth in 2-D, which the local polish refines),
-            1024 from three on. On Branin, 256 instead of 1024 saved 15% of
-            a suggestion's time with regret tied (``benchmarks/bayesopt.py``,
-            40 seeds).
+            1024 from three on. On Branin, 256 instead of 1024 saved 9% of
+            a suggestion's time at 50 observations, regret after 30 and 60
+            evaluations tied (``benchmarks/bayesopt.py``, 40 seeds).
         n_local: L-BFGS-B polishes of the best candidates (0: none).
         n_starts: local optimizations in each GP hyperparameter fit (one from
             30 observations on, see ``_fit``).
@@ -200,10 +200,11 @@ class BayesianOptimization(Searcher):
             factorization, under a millisecond at 100 points), which is the
             exact posterior of a GP with those hyperparameters fixed. 0
             re-optimizes at every suggestion. The default 0.1 (a refit every
-            5th suggestion at 50 observations, every 10th at 100) saves
-            nearly all the fits' time; the regret after 30 and 60
-            evaluations of ``benchmarks/bayesopt.py``'s Branin and
-            Hartmann-6 tied that of refitting every time (20 seeds).
+            5th suggestion at 50 observations, every 10th at 100) cut the
+            fits' share of a suggestion from ~40% to ~15%; the regret after
+            30 and 60 evaluations of ``benchmarks/bayesopt.py``'s Branin and
+            Hartmann-6 tied that of refitting every time (40 seeds; 0.2
+            saved no more).
         candidates: if given, a finite list of configurations to choose from
             (such as the rows of a table of recorded results): the initial
             design draws from them at random and the acquisition is
