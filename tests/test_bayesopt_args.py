@@ -41,7 +41,8 @@ def test_bad_numbers_are_refused_at_construction_naming_the_argument(name, value
     ("n_candidates", 1), ("n_candidates", 2 ** 12), ("n_candidates", np.int64(256)),
     ("n_candidates", None),
     ("n_local", 0), ("n_starts", 1), ("num_initial", 1), ("beta", 0), ("beta", 0.5),
-    ("beta", np.float64(3.0)), ("refit_growth", 0), ("refit_growth", 2.5), ("constraints", ("c",)), ("constraints", "c")])
+    ("beta", np.float64(3.0)), ("refit_growth", 0), ("refit_growth", 2.5),
+    ("constraints", ("c",)), ("constraints", "c")])
 def test_edge_values_are_accepted_and_work(name, value):
     searcher = BayesianOptimization(SPACE, metric="f", seed=0,
                                     **{"num_initial": 2, "n_candidates": 64, name: value})

@@ -203,8 +203,7 @@ class BayesianOptimization(Searcher):
             5th suggestion at 50 observations, every 10th at 100) cut the
             fits' share of a suggestion from ~40% to ~15%; the regret after
             30 and 60 evaluations of ``benchmarks/bayesopt.py``'s Branin and
-            Hartmann-6 tied that of refitting every time (40 seeds; 0.2
-            saved no more).
+            Hartmann-6 tied that of refitting every time (40 seeds).
         candidates: if given, a finite list of configurations to choose from
             (such as the rows of a table of recorded results): the initial
             design draws from them at random and the acquisition is
