@@ -13,6 +13,7 @@ from d2lhpo.searchers.bayesopt import BayesianOptimization, parego_scalarize
 from d2lhpo.spaces import Space, config_key
 
 FAST = {"n_candidates": 256, "n_local": 3}   # smaller acquisition search: fast tests
+SPACE_2D = {"x1": hpo.uniform(0, 1), "x2": hpo.uniform(0, 1)}
 
 MIXED = {"lr": hpo.loguniform(1e-4, 1e-1), "layers": hpo.randint(1, 4),
          "act": hpo.choice(["relu", "tanh", "gelu"]), "width": hpo.finrange(16, 64, 4),
@@ -399,3 +400,79 @@ def _minimize_pairs(searcher, fn, n):
         searcher.observe(config, result)
         pairs.append((config, result))
     return pairs
+
+
+def _sklearn_posterior(params, X, y, Xt):
+    """scikit-learn's posterior mean and std of f, hyperparameters fixed to ``params``
+    (standardized units: the targets' mean and std taken out, then ``params.mean``)."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    kernel = (ConstantKernel(params.variance, "fixed")
+              * Matern(params.lengthscales, "fixed", nu=2.5) + WhiteKernel(params.noise, "fixed"))
+    z = (y - y.mean()) / y.std()
+    sk = GaussianProcessRegressor(kernel, alpha=0.0, optimizer=None).fit(X, z - params.mean)
+    mean, std = sk.predict(Xt, return_std=True)   # std of a new observation: noise included
+    return (y.mean() + y.std() * (params.mean + mean),
+            y.std() * np.sqrt(std ** 2 - params.noise))
+
+
+def test_hyperparameters_are_refitted_once_the_data_grew_by_refit_growth():
+    # Between refits the GP is the exact posterior with the last fit's
+    # hyperparameters (scikit-learn's, with the kernel fixed to them) on all the data.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(50, 2))
+    y = np.sin(5 * X[:, 0]) + X[:, 1] ** 2 + 0.01 * rng.standard_normal(50)
+    Xt, none = rng.uniform(size=(7, 2)), X[:0]
+    searcher = BayesianOptimization(SPACE_2D, metric="y", seed=0, refit_growth=0.1)
+    searcher._fit("objective", X[:40], y[:40], none)
+    fitted = searcher._params["objective"]
+    for n in (40, 41, 43):   # fewer than 1.1 * 40 = 44 points: the same hyperparameters
+        gp = searcher._fit("objective", X[:n], y[:n], none)
+        assert gp.params is fitted
+        mean, std = gp.predict(Xt)
+        mean_sk, std_sk = _sklearn_posterior(fitted, X[:n], y[:n], Xt)
+        np.testing.assert_allclose(mean, mean_sk, atol=1e-6)
+        np.testing.assert_allclose(std, std_sk, atol=1e-6)
+    assert searcher._fit("objective", X[:44], y[:44], none).params is not fitted
+    refitted = searcher._params["objective"]
+    # Other data (not the old points plus new ones) are refitted at once.
+    assert searcher._fit("objective", X[1:45], y[1:45], none).params is not refitted
+    # Below 30 observations, and with refit_growth=0, every fit re-optimizes.
+    for growth, n in ((0.1, 28), (0.0, 40)):
+        searcher = BayesianOptimization(SPACE_2D, metric="y", seed=0, refit_growth=growth)
+        first = searcher._fit("objective", X[:n], y[:n], none).params
+        assert searcher._fit("objective", X[:n + 1], y[:n + 1], none).params is not first
+
+
+def test_a_stale_fit_suggests_and_fantasizes_like_a_fresh_one():
+    # A run with refits every 10% of growth still finds Branin's minimum, with
+    # asynchronous workers (fantasies on a stale GP) too.
+    branin = hpo.objectives.branin
+    for workers in (1, 3):
+        searcher = BayesianOptimization(branin.space, metric="value", mode="min", seed=0,
+                                        refit_growth=0.1, **FAST)
+        tuner = hpo.Tuner(branin, hpo.FIFOScheduler(searcher), backend="simulated",
+                          n_workers=workers, seed=0, progress=False)
+        df = tuner.run(max_trials=45).df
+        assert branin.regret(df["value"].min()) < 0.05
+        assert searcher.n_fallbacks == 0
+
+
+def test_sobol_candidates_are_shifted_sobol_nets():
+    from scipy.stats import qmc
+
+    from d2lhpo.searchers.acquisition_optimizer import sobol_points
+    rng = np.random.default_rng(0)
+    for dim in (2, 6):
+        P = sobol_points(dim, 256, rng)
+        assert P.shape == (256, dim) and P.min() >= 0 and P.max() < 1
+        # A digital shift keeps a net: each coordinate has one point in each
+        # 1/256 of [0, 1), as scipy's unscrambled and scrambled Sobol points do.
+        for j in range(dim):
+            np.testing.assert_array_equal(np.sort(np.floor(P[:, j] * 256)), np.arange(256))
+        scrambled = qmc.Sobol(dim, scramble=True, seed=0).random(256)
+        assert qmc.discrepancy(P) < 1.5 * qmc.discrepancy(scrambled)
+        assert qmc.discrepancy(P) < 0.2 * qmc.discrepancy(rng.uniform(size=(256, dim)))
+    assert not np.array_equal(sobol_points(2, 256, rng), sobol_points(2, 256, rng))
+    np.testing.assert_array_equal(sobol_points(3, 64, np.random.default_rng(5)),
+                                  sobol_points(3, 64, np.random.default_rng(5)))

@@ -21,6 +21,7 @@ BAD = {
     "n_starts": [1.5, -1, "2", 0, math.nan, True, 2.0],
     "num_initial": [1.5, -1, "4", 0, math.nan, True, 4.0],
     "beta": [-1, "2", math.nan, math.inf, True, None],
+    "refit_growth": [-0.1, "0.1", math.nan, math.inf, True, None],
     "constraints": [5, {"c": 1}, [1], ["c", None]],
     "candidates": ["abc", 5, {"x": 0.5, "y": 0.5}],
 }
@@ -38,8 +39,10 @@ def test_bad_numbers_are_refused_at_construction_naming_the_argument(name, value
 
 @pytest.mark.parametrize("name,value", [
     ("n_candidates", 1), ("n_candidates", 2 ** 12), ("n_candidates", np.int64(256)),
+    ("n_candidates", None),
     ("n_local", 0), ("n_starts", 1), ("num_initial", 1), ("beta", 0), ("beta", 0.5),
-    ("beta", np.float64(3.0)), ("constraints", ("c",)), ("constraints", "c")])
+    ("beta", np.float64(3.0)), ("refit_growth", 0), ("refit_growth", 2.5),
+    ("constraints", ("c",)), ("constraints", "c")])
 def test_edge_values_are_accepted_and_work(name, value):
     searcher = BayesianOptimization(SPACE, metric="f", seed=0,
                                     **{"num_initial": 2, "n_candidates": 64, name: value})
@@ -107,3 +110,11 @@ def test_huge_values_fall_back_with_a_warning_instead_of_ending_the_run():
     assert 0 <= config["x"] <= 1
     assert searcher.n_fallbacks == 1
     assert len([w for w in record if "n_fallbacks" in str(w.message)]) == 1
+
+
+def test_fewer_sobol_candidates_by_default_in_one_and_two_dimensions():
+    for dim, expected in ((1, 256), (2, 256), (3, 1024), (6, 1024)):
+        space = {f"x{i}": hpo.uniform(0, 1) for i in range(dim)}
+        assert BayesianOptimization(space, metric="f", seed=0).n_candidates == expected
+        assert BayesianOptimization(space, metric="f", seed=0,
+                                    n_candidates=64).n_candidates == 64

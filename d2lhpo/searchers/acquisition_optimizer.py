@@ -9,6 +9,7 @@ rounded points are scored again, since rounding can change the score.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Container
 
 import numpy as np
@@ -45,12 +46,43 @@ def round_to_space(space: Space, X) -> np.ndarray:
     return X
 
 
-def local_maxima(score: Callable, X0, maxiter: int = 50) -> np.ndarray:
+_SOBOL_BITS = 30
+
+
+@functools.lru_cache(maxsize=32)
+def _sobol_integers(dim: int, n: int) -> np.ndarray:
+    """The first ``n`` unscrambled Sobol points in ``dim`` dimensions, as integers
+    (coordinates times ``2**30``); computed once, read-only."""
+    points = qmc.Sobol(dim, scramble=False, bits=_SOBOL_BITS).random(n)
+    integers = np.round(points * 2.0 ** _SOBOL_BITS).astype(np.int64)
+    integers.setflags(write=False)
+    return integers
+
+
+def sobol_points(dim: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` Sobol points of [0, 1)^dim, randomized by a random digital shift.
+
+    XOR-ing every point's coordinates with one random string of bits keeps
+    the points a (t, m, s)-net (as evenly spread as scrambled Sobol points)
+    and costs microseconds, where scipy's scrambling, redone at every
+    suggestion, took about 0.4 ms in 6-D.
+    """
+    shift = rng.integers(0, 2 ** _SOBOL_BITS, size=dim, dtype=np.int64)
+    return (_sobol_integers(dim, n) ^ shift) / 2.0 ** _SOBOL_BITS
+
+
+def local_maxima(score: Callable, X0, maxiter: int = 20) -> np.ndarray:
     """L-BFGS-B inside [0, 1]^d from each row of ``X0``, all in one run.
 
     The sum of the scores of the rows is maximized jointly: it is separable, so
     its maximum is made of each row's local maximum, and one run with a few
     points costs about as many score evaluations as one run with one point.
+    At most ``maxiter`` iterations: the starts are the best of many Sobol
+    points, and after 20 iterations the best point's log EI was within 2e-4
+    of the converged one in the median (0.1 at the 10th percentile) on
+    Hartmann-6, where convergence takes hundreds; 20 instead of 50 saved
+    about a third of a suggestion's time with regret tied, 10 made the
+    regret after 30 evaluations worse (``benchmarks/bayesopt.py``, 40 seeds).
     """
     X0 = np.atleast_2d(X0)
 
@@ -65,14 +97,15 @@ def local_maxima(score: Callable, X0, maxiter: int = 50) -> np.ndarray:
 
 def maximize_acquisition(score: Callable, space: Space, rng: np.random.Generator,
                          exclude: Container = (), starts=None, n_candidates: int = 1024,
-                         n_local: int = 5, avoid=None, min_distance: float = 0.0) -> dict | None:
+                         n_local: int = 5, avoid=None, min_distance: float = 0.0,
+                         maxiter: int = 20) -> dict | None:
     """The best configuration under ``score`` that is not in ``exclude``, or None.
 
     Args:
         score: ``score(X)`` gives the acquisition (to maximize) at the rows of
             ``X`` (m, d); ``score(X, grad=True)`` also its gradient, shape (m, d).
         space: the search space; points are its encodings.
-        rng: numpy Generator for the Sobol candidates.
+        rng: numpy Generator for the Sobol candidates' random shift.
         exclude: keys (``config_key``) of configurations not to return:
             those evaluated or pending.
         starts: extra points (k, d) to score and start local searches from
@@ -85,16 +118,18 @@ def maximize_acquisition(score: Callable, space: Space, rng: np.random.Generator
             (``||x - a|| / sqrt(d)``): near-duplicates of a point tell little
             that it did not, yet an acquisition maximum next to a noisy good
             point attracts them again and again.
+        maxiter: L-BFGS-B iterations of the local searches (see
+            :func:`local_maxima`).
     """
     discrete = not all(isinstance(d, Float) for d in space.domains.values())
-    X = qmc.Sobol(space.dim, scramble=True, seed=rng).random(n_candidates)
+    X = sobol_points(space.dim, n_candidates, rng)
     if starts is not None and len(starts):
         X = np.vstack([X, starts])
     if discrete:
         X = round_to_space(space, X)
     values = score(X)
     order = np.argsort(-values)
-    refined = local_maxima(score, X[order[:n_local]]) if n_local else X[:0]
+    refined = local_maxima(score, X[order[:n_local]], maxiter) if n_local else X[:0]
     if discrete and n_local:
         refined = round_to_space(space, refined)
     # Refined points and candidates ranked together: where the best decode to

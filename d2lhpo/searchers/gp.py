@@ -30,7 +30,8 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, cholesky, solve_triangular
+from scipy.linalg import cho_factor, cho_solve, cholesky
+from scipy.linalg.lapack import dtrtrs
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 
@@ -124,11 +125,15 @@ def matern52_of_distance(r, variance=1.0, grad: bool = False):
     x'_d)**2 / l_d**2`` the chain rule gives the derivatives with respect to
     the inputs and the lengthscales.
     """
-    e = variance * np.exp(-SQRT5 * r)
-    k = (1.0 + SQRT5 * r + 5.0 / 3.0 * r ** 2) * e
+    t = SQRT5 * r               # in t: s2 (1 + t + t^2 / 3) exp(-t), fewer array passes
+    e = np.exp(-t)
+    e *= variance
+    d = (1.0 + t) * e
+    k = d + (t * t / 3.0) * e
     if not grad:
         return k
-    return k, -5.0 / 6.0 * (1.0 + SQRT5 * r) * e
+    d *= -5.0 / 6.0
+    return k, d
 
 
 def matern52(X1, X2, lengthscales, variance=1.0) -> np.ndarray:
@@ -175,17 +180,32 @@ def posterior(X, y, params: GPParams, X_test, grad: bool = False, full_cov: bool
     else:
         k = matern52_of_distance(r, params.variance)
     mean = params.mean + k @ alpha
-    w = solve_triangular(L, k.T, lower=True, check_finite=False)        # (n, m)
+    w = _solve_lower(L, k.T)                                              # (n, m)
     if full_cov:
         return mean, matern52(X_test, X_test, ls, params.variance) - w.T @ w
     var = np.maximum(params.variance - np.sum(w ** 2, axis=0), 0.0)
     if not grad:
         return mean, var
-    v = solve_triangular(L, w, lower=True, trans="T", check_finite=False)  # K^-1 k*
-    # dk/dx_d = dk/d(r^2) * 2 (x_d - x'_d) / l_d^2
-    dk = (2.0 * dk_dr2)[..., None] * (X_test[:, None, :] - X[None, :, :]) / ls ** 2
-    return (mean, var, np.einsum("mnd,n->md", dk, alpha),
-            -2.0 * np.einsum("mnd,nm->md", dk, v))
+    v = _solve_lower(L, w, trans=1)                                       # K^-1 k*
+    # dk/dx_d = dk/d(r^2) * 2 (x_d - x'_d) / l_d^2, so a gradient sum_n c_n dk_n/dx
+    # is (x sum_n c'_n - sum_n c'_n x'_n) / l^2 with c' = 2 dk/d(r^2) c: two
+    # matrix products instead of an (m, n, d) array of differences.
+    c = np.empty((2,) + k.shape)                        # c' for the mean, for the variance
+    np.multiply(dk_dr2, 2.0 * alpha, out=c[0])
+    np.multiply(dk_dr2, -4.0 * v.T, out=c[1])
+    grads = (X_test * c.sum(axis=2)[..., None] - c @ X) / ls ** 2      # (2, m, d)
+    return mean, var, grads[0], grads[1]
+
+
+def _solve_lower(L, B, trans: int = 0):
+    """``L^-1 B`` (``trans=1``: ``L^-T B``) for a lower triangular ``L``; LAPACK's
+    ``trtrs`` called directly, as scipy's ``solve_triangular`` checks its
+    arguments for longer than a small solve takes (an acquisition optimizer
+    calls it hundreds of times per suggestion)."""
+    x, info = dtrtrs(L, B, lower=1, trans=trans)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular triangular factor (LAPACK info {info})")
+    return x
 
 
 def squared_differences(X) -> np.ndarray:
@@ -376,8 +396,8 @@ class GaussianProcess:
         X_new = np.atleast_2d(np.asarray(X_new, dtype=float))
         other = GaussianProcess(self.params, standardize=self.standardize)
         other.y_mean, other.y_scale = self.y_mean, self.y_scale
-        if len(X_new) == 0:
-            other._condition(self.X, self.z)
+        if len(X_new) == 0:   # the same data: the same factor
+            other.X, other.z, other.factor = self.X, self.z, self.factor
             return other
         mean = self.predict(X_new)[0] if values is None else np.asarray(values, dtype=float)
         z_new = (mean - self.y_mean) / self.y_scale
