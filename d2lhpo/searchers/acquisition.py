@@ -65,10 +65,11 @@ def log_expected_improvement(mean, std, best, grad: bool = False):
     """
     mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
     z = (best - mean) / std
-    value = np.log(std) + log_h(z)
+    lh = log_h(z)
+    value = np.log(std) + lh
     if not grad:
         return value
-    dz = np.exp(log_ndtr(z) - log_h(z))        # d log h / dz = Phi(z) / h(z)
+    dz = np.exp(log_ndtr(z) - lh)        # d log h / dz = Phi(z) / h(z)
     return value, -dz / std, 1.0 / std - dz * z / std
 
 
