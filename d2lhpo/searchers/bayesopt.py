@@ -149,7 +149,13 @@ class BayesianOptimization(Searcher):
     is below ``level_agreement``, a low level's winners are not the next
     level's, and the model moves up (it is fitted on the fewer points of the
     level above). Until a level has enough points, suggestions come from the
-    Sobol design (then at random).
+    Sobol design (then at random). The GP's unit is the spread of every
+    level's results where that is larger than the modelled level's own: a
+    high level holds the configurations promoted from below, perhaps all of
+    one kind (one learner), and a GP standardized on their small spread is
+    sure that nothing else is better there, and never tries anything else
+    (on ``benchmarks/multifidelity.py --robust``'s learner choice, 7 of 10
+    BO-in-Hyperband runs ended on the worst learner before this rule).
 
     A flat level (every configuration scores the same, up to noise) ranks
     nothing, so its tau with the level above is near 0 and it is not
