@@ -29,14 +29,18 @@ With ``--robust`` (issue 14), instead: the final best full-fidelity metric
 over ``--seeds`` seeds (median, quartiles, the worst seed, random search's
 median and how many seeds end worse than it) of random search, Hyperband,
 ASHA (both types), BO inside ASHA (both types) and Hyperband, BOHB (TPE inside
-Hyperband) and Optuna's TPE with its HyperbandPruner, with equal simulated
+Hyperband, a third of its suggestions random as in Falkner et al. 2018) and
+Optuna's TPE with its HyperbandPruner, with equal simulated
 budgets (4 workers; Optuna one trial at a time, for 4 times the seconds), on
 three problems: ``LearnerChoice`` (d2lhpo/objectives/sklearn_problems.py:
 a non-resumable fit on a training fraction, a learner whose ranking
 reverses with the fraction; simulated cost), scored by error and by
 log-loss (heavy-tailed), and ``FlatStart`` (below: epoch 1 carries no
-signal). BO runs with the guards of issue 14 on (``GUARDS``). Fits are
-memoised per problem; ``--quick``: 2 seeds.
+signal). BO runs with the guards of issue 14 on (``GUARDS``); the rows named
+"no guards" and "no output transform" (run when named in ``--methods``)
+leave them off. Each trial fits only at its job's report grid (a FIFO trial
+once, at full fidelity). Fits are memoised per problem; ``--quick``: 2 seeds;
+``--budget`` replaces every problem's simulated seconds.
 
     python benchmarks/multifidelity.py [--seeds 10] [--workers 4] [--budget 120]
     python benchmarks/multifidelity.py --robust [--quick] [--problems ...] [--methods ...]
@@ -286,6 +290,8 @@ def robust_main(args):
     warnings.simplefilter("ignore")
     seeds = 2 if args.quick else args.seeds
     problems = robust_problems()
+    if args.budget:
+        problems = {name: (objective, args.budget) for name, (objective, _) in problems.items()}
     methods = [m for m in ROBUST_METHODS if (m in args.methods if args.methods
                                              else m not in EXTRA)]
     t_start = time.perf_counter()

@@ -9,8 +9,11 @@ ignored). The data are synthetic (a fixed seed, nothing downloads): a linear
 signal that a linear model learns from a few dozen rows, plus an interaction
 and a quadratic term that only the flexible learners find, and only with
 many rows. So the ranking of the learners reverses between low and full
-fidelity: the linear model is the best learner on 1/27 and 1/9 of the data,
-the trees and the MLP win on all of it.
+fidelity: the linear model is the best learner on 1/27 of the data (and
+the better one in the median on 1/9), the MLP and the trees win on all of
+it (of 150 random configurations, the best error per learner at 1/27:
+linear 0.254, MLP 0.271, trees 0.345; at full data: MLP 0.140, trees 0.170,
+linear 0.215).
 
 The cost is simulated, a formula in the number of rows and the learner (the
 measured fit time would make the benchmark depend on the machine's load):
