@@ -80,14 +80,19 @@ def test_pending_configs_are_not_suggested_again():
     assert abs(first["x"] - second["x"]) > 1e-3
 
 
-def _minimize(searcher, fn, n):
-    values = []
+def _minimize_pairs(searcher, fn, n):
+    """(configuration, result) of n ask/tell steps."""
+    pairs = []
     for _ in range(n):
         config = searcher.suggest()
         result = fn(config)
         searcher.observe(config, result)
-        values.append(result)
-    return values
+        pairs.append((config, result))
+    return pairs
+
+
+def _minimize(searcher, fn, n):
+    return [result for _, result in _minimize_pairs(searcher, fn, n)]
 
 
 def test_finds_the_minimum_of_a_quadratic_and_handles_max_mode():
@@ -390,16 +395,6 @@ def test_log_objectives_model_the_log10_of_the_values():
         BayesianOptimization(space, metric=["f1", "f2"], log_objectives=["f3"])
     with pytest.raises(ValueError, match="'f2'.*positive.*0.0"):
         logged.observe({"x": 0.5, "y": 0.0}, {"f1": 1.0, "f2": 0.0})
-
-
-def _minimize_pairs(searcher, fn, n):
-    pairs = []
-    for _ in range(n):
-        config = searcher.suggest()
-        result = fn(config)
-        searcher.observe(config, result)
-        pairs.append((config, result))
-    return pairs
 
 
 def _sklearn_posterior(params, X, y, Xt):

@@ -35,6 +35,8 @@ from scipy.linalg.lapack import dtrtrs
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 
+from ..checks import check_number
+
 SQRT5 = math.sqrt(5.0)
 MIN_NOISE = 1e-6          # noise floor, relative to the standardized targets' variance
 BOUNDS = {"mean": (-10.0, 10.0), "variance": (1e-2, 1e2), "lengthscale": (1e-2, 1e2),
@@ -366,9 +368,8 @@ class GaussianProcess:
         if len(X) != len(y) or len(y) == 0:
             raise ValueError(f"X and y must hold the same number (> 0) of points, "
                              f"got {len(X)} and {len(y)}")
-        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, numbers.Real)
-                                  or not math.isfinite(scale) or scale <= 0):
-            raise ValueError(f"scale must be None or a finite number > 0, got {scale!r}")
+        if scale is not None:
+            check_number("scale", scale, low=0, low_open=True)
         self.y_mean, self.y_scale = 0.0, 1.0
         if self.standardize:
             self.y_mean = float(np.mean(y))
