@@ -24,7 +24,7 @@ Prints these tables, all from one run:
   every 5th suggestion at 50 observations and every 10th at 100, count at
   their share), the median beside it, and the median regret after n
   evaluations in those runs; then d2lhpo BO's mean time over Optuna
-  GPSampler's (target: <= 1/10, issue 14; last measured 0.09-0.14, from
+  GPSampler's (target: <= 1/10, issue 14; last measured 0.098-0.165, from
   0.28-0.38 before the GP refits and the polish were made cheaper);
 - with ``--async-seeds N``: the regret after ``--async-evaluations`` of d2lhpo
   BO on the simulated backend with 1 worker and with 4, for each fantasy of
