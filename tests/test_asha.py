@@ -7,6 +7,7 @@ from optuna.study import StudyDirection
 
 import d2lhpo as hpo
 from d2lhpo.schedulers import ASHA, Decision
+from d2lhpo.schedulers.asha import _Rung, rung_agreement
 from d2lhpo.schedulers.rungs import is_promotable, n_promotable
 
 PAUSE, STOP, CONTINUE = Decision.PAUSE, Decision.STOP, Decision.CONTINUE
@@ -254,6 +255,9 @@ def test_asha_same_seed_same_run():
     ({"min_resource": 0}, "min_resource"), ({"min_resource": -2}, "min_resource"),
     ({"min_resource": 9, "max_resource": 3}, "min_resource"),
     ({"max_resource": 0}, "max_resource"),
+    ({"rung_pvalue": 0}, "rung_pvalue"), ({"rung_pvalue": 1}, "rung_pvalue"),
+    ({"rung_pvalue": -0.1}, "rung_pvalue"), ({"rung_pvalue": True}, "rung_pvalue"),
+    ({"rung_pvalue": "0.1"}, "rung_pvalue"), ({"rung_pvalue": float("nan")}, "rung_pvalue"),
 ])
 def test_asha_bad_settings(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -323,3 +327,94 @@ def test_an_objective_whose_resource_never_grows_fails_its_trials_instead_of_loo
     assert df.trial_id.nunique() == 12 and len(df) < 40
     failed = df[df.status == "failed"]
     assert len(failed) and failed.error.str.contains("must make progress").all()
+
+
+# -- rung_pvalue: a rung whose ranking does not predict the next one's judges nobody ----------
+
+def test_rung_agreement_exact_pvalues():
+    low, high = _Rung(), _Rung()
+    for trial, score in enumerate([0.5, 0.4, 0.3, 0.2, 0.1]):
+        low.add(score, trial)
+        high.add(score / 10, trial)
+    # five pairs in the same order: tau 1, and 1 of the 5! orderings is as concordant
+    assert rung_agreement(low, high) == pytest.approx((1.0, 1 / 120, 5))
+    reverse = _Rung()
+    for trial in range(5):
+        reverse.add(-low.by_trial[trial], trial)
+    tau, pvalue, n = rung_agreement(low, reverse)
+    assert (tau, pvalue, n) == pytest.approx((-1.0, 1.0, 5))
+    flat = _Rung()
+    for trial in range(5):
+        flat.add(0.9, trial)
+    assert rung_agreement(flat, high)[1:] == (1.0, 5)   # a constant rung ranks nothing
+    assert rung_agreement(low, _Rung())[1:] == (1.0, 0)
+
+
+def five_through_rung_one(s, order):
+    """Trials 0-4 pass rung 1 (each the best so far there: 0.9, 0.8, ... 0.5); their
+    rung-3 results follow ``order`` (the same order as at rung 1, or reversed)."""
+    for trial in range(5):
+        assert ask(s)[0] == trial
+        assert report(s, trial, 1, 0.9 - 0.1 * trial) == CONTINUE
+    for trial in range(5):
+        report(s, trial, 2, 0.5)
+        rank = trial if order == "same" else 4 - trial
+        report(s, trial, 3, 0.5 - 0.05 * rank)
+
+
+@pytest.mark.parametrize("order, pvalue, decision", [
+    ("reversed", None, STOP),      # the default: every rung judges
+    ("reversed", 0.16, CONTINUE),  # rung 1 ranks the opposite of rung 3: it stops nobody
+    ("same", 0.16, STOP),          # rung 1 predicts rung 3 (p = 1/120): it judges
+])
+def test_stopping_rung_that_does_not_predict_the_next_stops_nobody(order, pvalue, decision):
+    s = asha("stopping", rung_pvalue=pvalue)
+    five_through_rung_one(s, order)
+    assert s.judges(1) == (decision == STOP) and s.judges(3)
+    assert ask(s)[0] == 5
+    assert report(s, 5, 1, 0.95) == decision   # the worst at rung 1 so far
+
+
+@pytest.mark.parametrize("order, promoted", [("reversed", True), ("same", False)])
+def test_promotion_rung_that_does_not_predict_the_next_promotes_every_paused_trial(
+        order, promoted):
+    s = asha("promotion", rung_pvalue=0.16)
+    assert [ask(s) for _ in range(15)] == [(trial, 0, 1) for trial in range(15)]
+    for trial in range(15):                       # 15 at rung 1: the top 5 get promoted
+        report(s, trial, 1, 0.01 * trial + 0.5 * (trial >= 5))
+    for trial in range(5):
+        assert ask(s) == (trial, 1, 3)
+    for trial in range(5):
+        report(s, trial, 2, 0.5)
+        report(s, trial, 3, 0.3 + 0.05 * (trial if order == "same" else 4 - trial))
+    assert ask(s)[1:] == (3, 9)                   # rung 3's best goes on first
+    # trials 5-14 pause at rung 1, none in its top third
+    trial_id, r0, r1 = ask(s)
+    assert (trial_id in range(5, 15) and (r0, r1) == (1, 3)) == promoted
+    assert promoted or (trial_id, r0, r1) == (15, 0, 1)
+
+
+class FlatFirstEpoch(Curves):
+    """Epoch 1 scores every configuration 1.0 (plus noise of the trial's own); from
+    epoch 2 on, error = x + 1/epoch."""
+
+    def __call__(self, config, r0, r1):
+        noise = 1e-3 * np.random.default_rng(int(config["x"] * 2 ** 32)).random()
+        for epoch in range(int(r0) + 1, int(r1) + 1):
+            error = 1.0 + noise if epoch == 1 else config["x"] + 1 / epoch
+            yield {"resource": epoch, "error": error, "cost": 1.0}
+
+
+@pytest.mark.parametrize("type", ["stopping", "promotion"])
+def test_a_flat_first_rung_stops_judging_and_more_trials_reach_the_next(type):
+    reached = {}
+    for pvalue in (None, 0.16):
+        s = ASHA(hpo.RandomSearcher(Curves.space, seed=1), type=type, eta=3, seed=1,
+                 rung_pvalue=pvalue)
+        tuner = hpo.Tuner(FlatFirstEpoch(), s, backend="simulated", n_workers=2, seed=1,
+                          progress=False)
+        df = tuner.run(max_time=300).df
+        reached[pvalue] = (df.groupby("trial_id").resource.max() >= 3).mean()
+        if pvalue is not None:
+            assert not s.judges(1) and s.judges(3)   # rung 3 ranks as the end does
+    assert reached[0.16] > 2 * reached[None]
