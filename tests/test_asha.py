@@ -7,8 +7,8 @@ from optuna.study import StudyDirection
 
 import d2lhpo as hpo
 from d2lhpo.schedulers import ASHA, Decision
-from d2lhpo.schedulers.asha import _Rung, rung_agreement
-from d2lhpo.schedulers.rungs import is_promotable, n_promotable
+from d2lhpo.schedulers.asha import _Rung
+from d2lhpo.schedulers.rungs import is_promotable, n_promotable, rung_agreement
 
 PAUSE, STOP, CONTINUE = Decision.PAUSE, Decision.STOP, Decision.CONTINUE
 
@@ -337,17 +337,17 @@ def test_rung_agreement_exact_pvalues():
         low.add(score, trial)
         high.add(score / 10, trial)
     # five pairs in the same order: tau 1, and 1 of the 5! orderings is as concordant
-    assert rung_agreement(low, high) == pytest.approx((1.0, 1 / 120, 5))
+    assert rung_agreement(low.by_trial, high.by_trial) == pytest.approx((1.0, 1 / 120, 5))
     reverse = _Rung()
     for trial in range(5):
         reverse.add(-low.by_trial[trial], trial)
-    tau, pvalue, n = rung_agreement(low, reverse)
+    tau, pvalue, n = rung_agreement(low.by_trial, reverse.by_trial)
     assert (tau, pvalue, n) == pytest.approx((-1.0, 1.0, 5))
     flat = _Rung()
     for trial in range(5):
         flat.add(0.9, trial)
-    assert rung_agreement(flat, high)[1:] == (1.0, 5)   # a constant rung ranks nothing
-    assert rung_agreement(low, _Rung())[1:] == (1.0, 0)
+    assert rung_agreement(flat.by_trial, high.by_trial)[1:] == (1.0, 5)   # ranks nothing
+    assert rung_agreement(low.by_trial, {})[1:] == (1.0, 0)
 
 
 def five_through_rung_one(s, order):

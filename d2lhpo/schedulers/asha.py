@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import math
-import numbers
-
-from scipy.stats import kendalltau
 
 from .base import Decision, Scheduler
-from .rungs import check_anchor, check_eta, check_resource, rank_promotable, rung_levels
+from .rungs import (MIN_SHARED, check_anchor, check_eta, check_pvalue, check_resource,
+                    rank_promotable, rung_agreement, rung_levels)
 
 TYPES = ("stopping", "promotion")
-MIN_SHARED = 5   # trials seen at a rung and the next before their rankings are compared
 
 
 class _Rung:
@@ -31,21 +27,6 @@ class _Rung:
         if trial_id is not None:
             self.by_trial[trial_id] = score
         return bisect.bisect_left(self.scores, score)
-
-
-def rung_agreement(low: _Rung, high: _Rung) -> tuple[float, float, int]:
-    """Kendall's tau between two rungs' scores over the trials recorded at both,
-    its one-sided p-value (against no positive association: scipy's
-    ``kendalltau(..., alternative="greater")``) and how many trials those are.
-    Fewer than 2 trials, or a constant rung: tau nan, p-value 1."""
-    shared = [t for t in low.by_trial if t in high.by_trial]
-    if len(shared) < 2:
-        return math.nan, 1.0, len(shared)
-    result = kendalltau([low.by_trial[t] for t in shared], [high.by_trial[t] for t in shared],
-                        alternative="greater")
-    if math.isnan(result.statistic):
-        return math.nan, 1.0, len(shared)
-    return float(result.statistic), float(result.pvalue), len(shared)
 
 
 class ASHA(Scheduler):
@@ -100,11 +81,7 @@ class ASHA(Scheduler):
         check_eta(eta)
         check_resource("min_resource", min_resource)
         check_anchor(anchor)
-        if rung_pvalue is not None and not (
-                isinstance(rung_pvalue, numbers.Real) and not isinstance(rung_pvalue, bool)
-                and 0 < rung_pvalue < 1):
-            raise ValueError(f"rung_pvalue must be a number in (0, 1) or None, "
-                             f"got {rung_pvalue!r}")
+        check_pvalue("rung_pvalue", rung_pvalue)
         self.type, self.eta, self.min_resource, self.anchor = type, eta, min_resource, anchor
         self.rung_pvalue = rung_pvalue
         self._levels: list = []
@@ -140,7 +117,8 @@ class ASHA(Scheduler):
         i = self._levels.index(level)
         if i + 1 >= len(self._levels):
             return True
-        _, pvalue, shared = rung_agreement(self._rungs[level], self._rungs[self._levels[i + 1]])
+        _, pvalue, shared = rung_agreement(self._rungs[level].by_trial,
+                                           self._rungs[self._levels[i + 1]].by_trial)
         return shared < MIN_SHARED or pvalue <= self.rung_pvalue
 
 

@@ -12,9 +12,11 @@ import math
 import numbers
 
 import numpy as np
+from scipy.stats import kendalltau
 
 
 MAX_RUNGS = 64  # more would put eta**64 configurations in one bracket
+MIN_SHARED = 5  # trials seen at a rung and the next before their rankings are compared
 
 
 def check_resource(name, value, low=0.0) -> None:
@@ -29,6 +31,29 @@ def check_eta(eta) -> None:
     if not (isinstance(eta, numbers.Real) and not isinstance(eta, bool)
             and math.isfinite(eta) and eta >= 2):
         raise ValueError(f"eta must be a number >= 2, got {eta!r}")
+
+
+def check_pvalue(name, value) -> None:
+    """``value`` must be None or a significance level in (0, 1); the error names ``name``."""
+    if value is not None and not (isinstance(value, numbers.Real)
+                                  and not isinstance(value, bool) and 0 < value < 1):
+        raise ValueError(f"{name} must be a number in (0, 1) or None, got {value!r}")
+
+
+def rung_agreement(low: dict, high: dict) -> tuple[float, float, int]:
+    """Kendall's tau between two rungs' results (trial id -> score) over the
+    trials recorded at both, its one-sided p-value (against no positive
+    association: scipy's ``kendalltau(..., alternative="greater")``) and how
+    many trials those are. Fewer than 2 trials, or a constant rung: tau nan,
+    p-value 1 (a constant rung ranks nothing)."""
+    shared = [t for t in low if t in high]
+    if len(shared) < 2:
+        return math.nan, 1.0, len(shared)
+    result = kendalltau([low[t] for t in shared], [high[t] for t in shared],
+                        alternative="greater")
+    if math.isnan(result.statistic):
+        return math.nan, 1.0, len(shared)
+    return float(result.statistic), float(result.pvalue), len(shared)
 
 
 ANCHORS = ("max", "min")
