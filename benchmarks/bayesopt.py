@@ -266,51 +266,56 @@ class LearningCurveFloor(hpo.objectives.Objective):
 
 
 def late_results_run(fn, seed, n_evaluations, lag=3):
-    """Best value of BO on one worker whose decision i sees only the results of
-    evaluations 1 ... i - 1 - lag (in order), the rest pending: what 4 workers
-    that finish in turn see, without a simulated clock."""
+    """The values, in the order suggested, of BO on one worker whose decision i
+    sees only the results of evaluations 1 ... i - 1 - lag (in order), the rest
+    pending: what 4 workers that finish in turn see, without a simulated clock."""
     searcher = hpo.BayesianOptimization(fn.space, metric=fn.metric, mode="min", seed=seed)
-    queue, best = [], np.inf
+    queue, values = [], []
     for _ in range(n_evaluations):
         while len(queue) > lag:
             config = queue.pop(0)
             result = next(fn(config))
             searcher.observe(config, result)
             searcher.remove_pending(config)
-            best = min(best, result[fn.metric])
+            values.append(result[fn.metric])
         config = searcher.suggest()
         searcher.register_pending(config)
         queue.append(config)
-    return min([best] + [next(fn(c))[fn.metric] for c in queue])
+    return values + [next(fn(c))[fn.metric] for c in queue]
 
 
-def async_table(seeds, n_evaluations, log):
-    """Regret after ``n_evaluations`` of BO on the simulated backend with 1 and 4
-    workers, for each fantasy (1 worker has no pending points: one row), and
-    the control "1 worker, 3 results late" (:func:`late_results_run`, believer):
-    median, quartiles and the worst seed, the same seeds in every row."""
+def async_table(seeds, evaluations, log):
+    """Regret after each of ``evaluations`` (the best of the first n trials
+    suggested) of BO on the simulated backend with 1 and 4 workers, for each
+    fantasy (1 worker has no pending points: one row), and the control "1
+    worker, 3 results late" (:func:`late_results_run`, believer): median,
+    quartiles and the worst seed, the same seeds in every row. (The first n
+    trials of a longer run are those of a run of n trials: a trial's
+    suggestion does not depend on how many more may start.)"""
     problems = {"Branin": hpo.objectives.branin, "Hartmann-6": hpo.objectives.hartmann6,
                 "learning-curve floor (7-D)": LearningCurveFloor()}
     settings = [(1, "believer")] + [(4, f) for f in ("believer", "liar", "sample")]
-    rows = []
+    rows, n_max = [], max(evaluations)
     for name, fn in problems.items():
         for workers, fantasy in settings + [(1, "3 results late")]:
             for seed in range(seeds):
                 if fantasy == "3 results late":
-                    best = late_results_run(fn, seed, n_evaluations)
+                    values = late_results_run(fn, seed, n_max)
                 else:
                     searcher = hpo.BayesianOptimization(fn.space, metric=fn.metric, mode="min",
                                                         seed=seed, fantasy=fantasy)
                     tuner = hpo.Tuner(fn, hpo.FIFOScheduler(searcher), backend="simulated",
                                       n_workers=workers, seed=seed, progress=False)
-                    best = float(tuner.run(max_trials=n_evaluations).df[fn.metric].min())
-                rows.append({"function": name, "workers": workers,
-                             "fantasy": fantasy if workers > 1 or "late" in fantasy
-                             else "(none pending)", "regret": fn.regret(best)})
+                    df = tuner.run(max_trials=n_max).df.sort_values("trial_id", kind="stable")
+                    values = df.groupby("trial_id", sort=True)[fn.metric].min().tolist()
+                for n in evaluations:
+                    rows.append({"function": name, "evaluations": n, "workers": workers,
+                                 "fantasy": fantasy if workers > 1 or "late" in fantasy
+                                 else "(none pending)", "regret": fn.regret(min(values[:n]))})
             log(f"async {name:<11} {workers} workers, {fantasy} done")
     df = pd.DataFrame(rows)
-    return df.groupby(["function", "workers", "fantasy"], sort=False)["regret"].describe(
-        percentiles=[0.25, 0.5, 0.75])[["25%", "50%", "75%", "max"]].rename(
+    return df.groupby(["function", "evaluations", "workers", "fantasy"], sort=False)[
+        "regret"].describe(percentiles=[0.25, 0.5, 0.75])[["25%", "50%", "75%", "max"]].rename(
         columns={"25%": "q25", "50%": "median", "75%": "q75", "max": "worst"})
 
 
@@ -330,7 +335,7 @@ def main():
                         choices=list(FUNCTIONS))
     parser.add_argument("--async-seeds", type=int, default=0,
                         help="seeds of the 1- vs 4-worker fantasy comparison (0: skip it)")
-    parser.add_argument("--async-evaluations", type=int, default=40)
+    parser.add_argument("--async-evaluations", type=int, nargs="+", default=[40, 80])
     parser.add_argument("--csv", default=None, help="also save every run's regrets here")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
@@ -378,7 +383,8 @@ def main():
                   "acquisition one after another, as its warning says, so it is slower here "
                   "than it can be)")
     if asyncs is not None:
-        print(f"\nRegret after {args.async_evaluations} evaluations, simulated backend, "
+        print(f"\nRegret after {' and '.join(map(str, args.async_evaluations))} evaluations, "
+              f"simulated backend, "
               f"{args.async_seeds} seeds: 1 vs 4 workers, each fantasy for pending points")
         print(asyncs.to_string())
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
