@@ -53,3 +53,13 @@ def test_a_tuner_passes_the_schedulers_grid():
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LearnerChoice(**kwargs)
+
+
+def test_the_start_up_is_a_choice_and_bad_values_are_refused():
+    problem = LearnerChoice(startup=0.1)
+    config = hpo.Space(problem.space).sample(np.random.default_rng(0)) | {"learner": "linear"}
+    assert problem.cost(config, 27) == pytest.approx(0.1 + 810 / 100 * 0.1)
+    assert problem.cost(config, 1) == pytest.approx(0.1 + 30 / 100 * 0.1)
+    for bad in (-1, float("nan"), "1", True, None):
+        with pytest.raises((ValueError, TypeError), match="startup"):
+            LearnerChoice(startup=bad)

@@ -17,8 +17,8 @@ linear 0.215).
 
 The cost is simulated, a formula in the number of rows and the learner (the
 measured fit time would make the benchmark depend on the machine's load):
-``1 + rows / 100 * factor`` seconds (a second to start up, load the
-data and score), ``factor`` 0.1 for the linear model,
+``startup + rows / 100 * factor`` seconds (by default a second to start up,
+load the data and score), ``factor`` 0.1 for the linear model,
 ``0.5 * max_iter / 50`` for the trees, ``0.5 * sqrt(hidden / 32)`` for the
 MLP. Evaluations are deterministic in (configuration, resource) and memoised
 in the instance.
@@ -36,6 +36,7 @@ import warnings
 
 import numpy as np
 
+from ..checks import check_number
 from ..spaces import choice, loguniform, lograndint
 from .base import Objective
 
@@ -66,6 +67,10 @@ class LearnerChoice(Objective):
             ``(r0, r1]`` (each a fresh fit), besides ``r1``, when the caller
             passes no report grid (a tuner always passes the job's); the
             default is the rung grid of eta 3 (1, 3, 9, 27).
+        startup: simulated seconds of every fit besides those that grow with
+            the rows (>= 0). With the default 1 s, a fit on 1/27 of the data
+            costs about a quarter of a full fit of trees or an MLP, so low
+            fidelities save little; with 0.1 s, about a twentieth.
 
     Example:
         >>> problem = LearnerChoice(metric="log_loss")
@@ -88,11 +93,12 @@ class LearnerChoice(Objective):
     mode = "min"
 
     def __init__(self, metric: str = "error", n_train: int = 810, max_resource: int = 27,
-                 levels=(1, 3, 9, 27)):
+                 levels=(1, 3, 9, 27), startup: float = 1.0):
         if metric not in ("error", "log_loss"):
             raise ValueError(f"metric must be 'error' or 'log_loss', got {metric!r}")
         if not 10 <= n_train <= 1600:
             raise ValueError(f"n_train must be in [10, 1600], got {n_train!r}")
+        self.startup = float(check_number("startup", startup, low=0))
         self.metric, self.n_train, self.max_resource = metric, n_train, max_resource
         self.levels = tuple(sorted(levels))
         X, y = learner_data()
@@ -128,7 +134,7 @@ class LearnerChoice(Objective):
         factor = (0.1 if learner == "linear" else
                   0.5 * config["trees_max_iter"] / 50 if learner == "trees" else
                   0.5 * math.sqrt(config["mlp_hidden"] / 32))
-        return 1.0 + self.rows(resource) / 100 * factor
+        return self.startup + self.rows(resource) / 100 * factor
 
     def evaluate(self, config, resource) -> dict:
         """Error and log-loss of a fresh fit on ``rows(resource)`` rows (memoised)."""
