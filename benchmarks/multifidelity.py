@@ -36,8 +36,10 @@ three problems: ``LearnerChoice`` (d2lhpo/objectives/sklearn_problems.py:
 a non-resumable fit on a training fraction, a learner whose ranking
 reverses with the fraction; simulated cost), scored by error and by
 log-loss (heavy-tailed), and ``FlatStart`` (below: epoch 1 carries no
-signal). BO runs with the guards of issue 14 on (``GUARDS``); the rows named
-"no guards" and "no output transform" (run when named in ``--methods``)
+signal). BO runs with the guards of issue 14 on (``GUARDS``), and BO inside
+ASHA with ASHA's ``rung_pvalue`` (``ASHA_GUARDS``: a rung whose ranking does
+not predict the next rung's stops nobody); the rows named "no guards", "no
+output transform" and "every rung judges" (run when named in ``--methods``)
 leave them off. Each trial fits only at its job's report grid (a FIFO trial
 once, at full fidelity). Fits are memoised per problem; ``--quick``: 2 seeds;
 ``--budget`` replaces every problem's simulated seconds.
@@ -178,8 +180,9 @@ class FlatStart(hpo.objectives.Objective):
             yield {"resource": epoch, "error": error, "cost": cost}
 
 
-# The guards of issue 14, off by default in BayesianOptimization, on here.
+# The guards of issue 14, off by default in BayesianOptimization and ASHA, on here.
 GUARDS = {"random_fraction": 0.1, "output_transform": "auto", "level_agreement": 0.3}
+ASHA_GUARDS = {"rung_pvalue": 0.16}   # a rung that ranks nothing stops nobody
 
 
 def _bo(space, seed, **kw):
@@ -193,9 +196,10 @@ ROBUST_METHODS = {
                                                type="stopping", seed=seed),
     "ASHA promotion": lambda sp, seed: hpo.ASHA(hpo.RandomSearcher(sp, seed=seed),
                                                 type="promotion", seed=seed),
-    "BO-in-ASHA stopping": lambda sp, seed: hpo.ASHA(_bo(sp, seed), type="stopping", seed=seed),
+    "BO-in-ASHA stopping": lambda sp, seed: hpo.ASHA(_bo(sp, seed), type="stopping", seed=seed,
+                                                     **ASHA_GUARDS),
     "BO-in-ASHA promotion": lambda sp, seed: hpo.ASHA(_bo(sp, seed), type="promotion",
-                                                      seed=seed),
+                                                      seed=seed, **ASHA_GUARDS),
     "BO-in-Hyperband": lambda sp, seed: hpo.Hyperband(_bo(sp, seed), seed=seed),
     "BOHB (TPE-in-Hyperband)": lambda sp, seed: hpo.Hyperband(
         hpo.TPE(sp, seed=seed, random_fraction=1 / 3), seed=seed),
@@ -204,12 +208,17 @@ ROBUST_METHODS = {
     "BO-in-Hyperband, no output transform": lambda sp, seed: hpo.Hyperband(
         _bo(sp, seed, output_transform="none"), seed=seed),
     "BO-in-ASHA promotion, no output transform": lambda sp, seed: hpo.ASHA(
-        _bo(sp, seed, output_transform="none"), type="promotion", seed=seed),
+        _bo(sp, seed, output_transform="none"), type="promotion", seed=seed, **ASHA_GUARDS),
     "BO-in-Hyperband, no guards": lambda sp, seed: hpo.Hyperband(
         hpo.BayesianOptimization(sp, seed=seed), seed=seed),
+    "BO-in-ASHA stopping, every rung judges": lambda sp, seed: hpo.ASHA(
+        _bo(sp, seed), type="stopping", seed=seed),
+    "BO-in-ASHA promotion, every rung judges": lambda sp, seed: hpo.ASHA(
+        _bo(sp, seed), type="promotion", seed=seed),
 }
 EXTRA = ["BO-in-Hyperband, no output transform", "BO-in-ASHA promotion, no output transform",
-         "BO-in-Hyperband, no guards"]
+         "BO-in-Hyperband, no guards", "BO-in-ASHA stopping, every rung judges",
+         "BO-in-ASHA promotion, every rung judges"]
 MODEL_BASED_MF = ["BO-in-ASHA stopping", "BO-in-ASHA promotion", "BO-in-Hyperband",
                   "BOHB (TPE-in-Hyperband)", "Optuna TPE + HyperbandPruner"]
 
