@@ -170,9 +170,9 @@ class PromotionASHA(ASHA):
         for level, above in reversed(list(zip(self._levels[:-1], self._levels[1:]))):
             rung = self._rungs[level]
             # the best paused trial is the only one that can be in the top 1/eta
-            if rung.paused and (not self.judges(level) or rank_promotable(
+            if rung.paused and (rank_promotable(
                     bisect.bisect_left(rung.scores, rung.paused[0][0]), len(rung.scores),
-                    self.eta)):
+                    self.eta) or not self.judges(level)):
                 trial_id = rung.paused[0][2]
                 job = self.resume_job(trial_id, above)  # raises first if replay differs
                 heapq.heappop(rung.paused)
