@@ -12,8 +12,8 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from d2lhpo.searchers import gp as gp_module
 from d2lhpo.searchers.gp import (BOUNDS, GaussianProcess, GPParams, condition,
                                  fit_hyperparameters, log_marginal_likelihood, log_prior,
-                                 matern52, matern52_of_distance, posterior, profiled_mean,
-                                 theta_bounds)
+                                 inverse_factor, matern52, matern52_of_distance, posterior,
+                                 profiled_mean, theta_bounds)
 
 
 def _data(n=25, d=3, seed=0, noise=0.05):
@@ -341,3 +341,51 @@ def test_the_fit_returns_the_profiled_mean_and_beats_a_joint_search():
     joint = minimize(lambda t: -log_posterior(t), GPParams.default(3).theta, method="L-BFGS-B",
                      bounds=theta_bounds(3))
     assert log_posterior(fit.theta) >= -joint.fun - 1e-6
+
+
+def test_inverse_factor_and_the_posterior_through_it():
+    X, y, Xt = _data()
+    L, alpha = condition(X, y, PARAMS)
+    L_inv = inverse_factor(L)
+    np.testing.assert_allclose(L_inv, np.linalg.inv(L), rtol=1e-10, atol=1e-10)
+    assert np.all(np.triu(L_inv, 1) == 0)
+    # The same posterior, gradients too, as with the triangular solves.
+    for grad in (False, True):
+        solved = posterior(X, y, PARAMS, Xt, grad=grad, factor=(L, alpha))
+        multiplied = posterior(X, y, PARAMS, Xt, grad=grad, factor=(L, alpha, L_inv))
+        for a, b in zip(solved, multiplied):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("ftol", [0.0, 1.0, -1e-6, True, "1e-6", None])
+def test_a_bad_fit_tolerance_is_refused(ftol):
+    with pytest.raises(ValueError, match=f"ftol must be a number in \\(0, 1\\), got {ftol!r}"):
+        GaussianProcess(ftol=ftol)
+    X, y, _ = _data()
+    with pytest.raises(ValueError, match="ftol"):
+        fit_hyperparameters(X, y, ftol=ftol)
+
+
+def test_a_looser_tolerance_refits_sooner_near_the_same_optimum(monkeypatch):
+    # A warm refit, as Bayesian optimization makes one: the last fit (on 40
+    # points) as the start, 4 more points.
+    X, y, _ = _data(n=44, seed=6, noise=0.05)
+    z = (y - y.mean()) / y.std()
+    last = fit_hyperparameters(X[:40], z[:40], seed=0)
+    real, calls = gp_module.log_marginal_likelihood, []
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(gp_module, "log_marginal_likelihood", spy)
+    fits = {}
+    for ftol in (gp_module.FTOL, 1e-6):
+        calls.clear()
+        fits[ftol] = fit_hyperparameters(X, z, last, n_starts=1, seed=0, ftol=ftol), len(calls)
+    monkeypatch.undo()
+
+    def log_posterior(p):
+        return log_marginal_likelihood(p.theta, X, z) + log_prior(p.theta)
+    (tight, n_tight), (loose, n_loose) = fits[gp_module.FTOL], fits[1e-6]
+    assert n_loose < n_tight
+    assert log_posterior(loose) == pytest.approx(log_posterior(tight), abs=1e-4)
