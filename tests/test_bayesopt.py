@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 import pytest
+from scipy.optimize import minimize
 
 import d2lhpo as hpo
 from d2lhpo.results import hypervolume_2d
@@ -471,3 +472,75 @@ def test_sobol_candidates_are_shifted_sobol_nets():
     assert not np.array_equal(sobol_points(2, 256, rng), sobol_points(2, 256, rng))
     np.testing.assert_array_equal(sobol_points(3, 64, np.random.default_rng(5)),
                                   sobol_points(3, 64, np.random.default_rng(5)))
+
+
+def _counted_bowl(peak, curvature):
+    """An anisotropic bowl -sum(c (x - peak)^2) and a count of its evaluations."""
+    calls = []
+
+    def score(X, grad=False):
+        calls.append(len(X))
+        values = -np.sum(curvature * (X - peak) ** 2, axis=1)
+        return (values, -2 * curvature * (X - peak)) if grad else values
+    return score, calls
+
+
+def test_the_polish_in_lengthscale_units_finds_the_peak_with_a_short_first_step():
+    from d2lhpo.searchers.acquisition_optimizer import local_maxima
+    peak, curvature = np.array([0.62, 0.35]), np.array([400.0, 4.0])   # lengthscales 0.05, 0.5
+    X0 = np.array([[0.5, 0.5], [0.7, 0.2], [0.6, 0.4]])
+    step = bayesopt.POLISH_STEP * np.array([0.05, 0.5])
+    score, calls = _counted_bowl(peak, curvature)
+    X = local_maxima(score, X0, maxiter=bayesopt.POLISH_ITERATIONS, step=step)
+    np.testing.assert_allclose(X, np.tile(peak, (3, 1)), atol=1e-6)   # the closed-form peak
+    # L-BFGS-B's first step is one unit: one evaluation past the start is
+    # enough in these units, several in the box's (a line search backs off).
+    first = {}
+    for name, s in (("box", None), ("lengthscales", step)):
+        score, calls = _counted_bowl(peak, curvature)
+        local_maxima(score, X0, maxiter=1, step=s)
+        first[name] = len(calls)
+    assert first["lengthscales"] == 2 < first["box"]
+    # Without a step, scipy's L-BFGS-B on the box itself, as before there was one.
+    score, _ = _counted_bowl(peak, curvature)
+
+    def negated(flat):
+        values, grads = score(flat.reshape(X0.shape), grad=True)
+        return -np.sum(values), -grads.ravel()
+    box = minimize(negated, X0.ravel(), jac=True, method="L-BFGS-B",
+                   bounds=[(0.0, 1.0)] * X0.size, options={"maxiter": 3})
+    np.testing.assert_array_equal(local_maxima(score, X0, 3), box.x.reshape(X0.shape))
+
+
+@pytest.mark.parametrize("step", [[0.1], [0.1, 0.0], [0.1, 1.5], [0.1, -0.2], "0.1"])
+def test_a_bad_polish_step_is_refused(step):
+    space = Space(SPACE_2D)
+    with pytest.raises(ValueError, match=r"step must hold 2 numbers in \(0, 1\].*"
+                                         + repr(step).replace("[", r"\[").replace("]", r"\]")):
+        maximize_acquisition(_bowl(np.array([0.3, 0.3])), space, np.random.default_rng(0),
+                             step=step)
+
+
+def test_bo_polishes_in_units_of_the_gp_lengthscales(monkeypatch):
+    # The searcher hands maximize_acquisition its polish settings: 15
+    # iterations, in units of 0.003 times the objective GP's lengthscales (at most 1).
+    from d2lhpo.searchers import gp as gp_module
+    seen, fitted = {}, []
+    real_fit, real_maximize = gp_module.fit_hyperparameters, bayesopt.maximize_acquisition
+
+    def fit_spy(*args, **kwargs):
+        fitted.append(real_fit(*args, **kwargs))
+        return fitted[-1]
+
+    def maximize_spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real_maximize(*args, **kwargs)
+    monkeypatch.setattr(gp_module, "fit_hyperparameters", fit_spy)
+    monkeypatch.setattr(bayesopt, "maximize_acquisition", maximize_spy)
+    branin = hpo.objectives.branin
+    searcher = BayesianOptimization(branin.space, metric="value", mode="min", seed=0, **FAST)
+    for _ in range(8):
+        config = searcher.suggest()
+        searcher.observe(config, next(branin(config)))
+    assert seen["maxiter"] == bayesopt.POLISH_ITERATIONS == 15
+    np.testing.assert_allclose(seen["step"], 0.003 * np.minimum(fitted[-1].lengthscales, 1.0))

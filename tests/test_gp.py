@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.optimize import approx_fprime
+from scipy.optimize import approx_fprime, minimize, minimize_scalar
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -12,7 +12,8 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from d2lhpo.searchers import gp as gp_module
 from d2lhpo.searchers.gp import (BOUNDS, GaussianProcess, GPParams, condition,
                                  fit_hyperparameters, log_marginal_likelihood, log_prior,
-                                 matern52, matern52_of_distance, posterior)
+                                 inverse_factor, matern52, matern52_of_distance, posterior,
+                                 profiled_mean, theta_bounds)
 
 
 def _data(n=25, d=3, seed=0, noise=0.05):
@@ -288,3 +289,103 @@ def test_posterior_samples_have_sklearns_mean_and_covariance():
     sd = np.sqrt(np.diag(cov_sk))
     np.testing.assert_allclose(draws.mean(axis=0), mean_sk, atol=0.05 * sd.max())
     np.testing.assert_allclose(np.cov(draws.T), cov_sk, atol=0.05 * sd.max() ** 2)
+
+
+def _sklearn_covariance(X, params):
+    kernel = (ConstantKernel(params.variance, "fixed")
+              * Matern(params.lengthscales, "fixed", nu=2.5) + WhiteKernel(params.noise, "fixed"))
+    return kernel(X)
+
+
+def test_profiled_mean_is_the_generalized_least_squares_estimate():
+    # Reference: ordinary least squares (numpy) on the data whitened by the
+    # Cholesky factor of scikit-learn's covariance matrix.
+    X, y, _ = _data()
+    z = (y - y.mean()) / y.std() + 0.7
+    L = np.linalg.cholesky(_sklearn_covariance(X, PARAMS))
+    ones, white = np.linalg.solve(L, np.ones(len(z))), np.linalg.solve(L, z)
+    reference = np.linalg.lstsq(ones[:, None], white, rcond=None)[0][0]
+    assert profiled_mean(PARAMS.theta, X, z) == pytest.approx(reference, rel=1e-9)
+    # beyond the bounds, the best mean within them
+    assert profiled_mean(PARAMS.theta, X, z + 50.0) == BOUNDS["mean"][1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_profile_likelihood_is_the_maximum_over_the_mean(seed):
+    X, y, _ = _data(seed=seed)
+    z = (y - y.mean()) / y.std()
+    theta = PARAMS.theta + np.random.default_rng(seed).normal(0, 0.3, size=6)
+    best = minimize_scalar(lambda m: -log_marginal_likelihood(np.r_[m, theta[1:]], X, z),
+                           bounds=BOUNDS["mean"], method="bounded",
+                           options={"xatol": 1e-10})
+    value, grad = log_marginal_likelihood(theta, X, z, grad=True, profile_mean=True)
+    assert value == pytest.approx(-best.fun, abs=1e-8)
+    assert profiled_mean(theta, X, z) == pytest.approx(best.x, abs=1e-6)
+
+    def profile(rest):
+        return log_marginal_likelihood(np.r_[0.0, rest], X, z, profile_mean=True)
+    assert grad[0] == 0.0
+    np.testing.assert_allclose(grad[1:], approx_fprime(theta[1:], profile, 1e-6),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_the_fit_returns_the_profiled_mean_and_beats_a_joint_search():
+    X, y, _ = _data(n=30, seed=2)
+    z = (y - y.mean()) / y.std()
+    fit = fit_hyperparameters(X, z, seed=0)
+    assert fit.mean == pytest.approx(profiled_mean(fit.theta, X, z), abs=1e-12)
+
+    def log_posterior(theta):
+        return log_marginal_likelihood(theta, X, z) + log_prior(theta)
+    # L-BFGS-B over every hyperparameter, the mean included, from the fit's start
+    joint = minimize(lambda t: -log_posterior(t), GPParams.default(3).theta, method="L-BFGS-B",
+                     bounds=theta_bounds(3))
+    assert log_posterior(fit.theta) >= -joint.fun - 1e-6
+
+
+def test_inverse_factor_and_the_posterior_through_it():
+    X, y, Xt = _data()
+    L, alpha = condition(X, y, PARAMS)
+    L_inv = inverse_factor(L)
+    np.testing.assert_allclose(L_inv, np.linalg.inv(L), rtol=1e-10, atol=1e-10)
+    assert np.all(np.triu(L_inv, 1) == 0)
+    # The same posterior, gradients too, as with the triangular solves.
+    for grad in (False, True):
+        solved = posterior(X, y, PARAMS, Xt, grad=grad, factor=(L, alpha))
+        multiplied = posterior(X, y, PARAMS, Xt, grad=grad, factor=(L, alpha, L_inv))
+        for a, b in zip(solved, multiplied):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("ftol", [0.0, 1.0, -1e-6, True, "1e-6", None])
+def test_a_bad_fit_tolerance_is_refused(ftol):
+    with pytest.raises(ValueError, match=f"ftol must be a number in \\(0, 1\\), got {ftol!r}"):
+        GaussianProcess(ftol=ftol)
+    X, y, _ = _data()
+    with pytest.raises(ValueError, match="ftol"):
+        fit_hyperparameters(X, y, ftol=ftol)
+
+
+def test_a_looser_tolerance_refits_sooner_near_the_same_optimum(monkeypatch):
+    # A warm refit, as Bayesian optimization makes one: the last fit (on 40
+    # points) as the start, 4 more points.
+    X, y, _ = _data(n=44, seed=6, noise=0.05)
+    z = (y - y.mean()) / y.std()
+    last = fit_hyperparameters(X[:40], z[:40], seed=0)
+    real, calls = gp_module.log_marginal_likelihood, []
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(gp_module, "log_marginal_likelihood", spy)
+    fits = {}
+    for ftol in (gp_module.FTOL, 1e-6):
+        calls.clear()
+        fits[ftol] = fit_hyperparameters(X, z, last, n_starts=1, seed=0, ftol=ftol), len(calls)
+    monkeypatch.undo()
+
+    def log_posterior(p):
+        return log_marginal_likelihood(p.theta, X, z) + log_prior(p.theta)
+    (tight, n_tight), (loose, n_loose) = fits[gp_module.FTOL], fits[1e-6]
+    assert n_loose < n_tight
+    assert log_posterior(loose) == pytest.approx(log_posterior(tight), abs=1e-4)

@@ -30,7 +30,10 @@ _Z_ASYMPTOTIC = -1.0 / math.sqrt(np.finfo(float).eps)   # below: h(z) ~ phi(z) /
 def _log1mexp(a):
     """log(1 - exp(a)) for a < 0, accurate for a near 0 and for a << 0."""
     a = np.asarray(a, dtype=float)
-    return np.where(a > -math.log(2), np.log(-np.expm1(np.minimum(a, -1e-300))),
+    near = a > -math.log(2)
+    if near.all():   # as in log EI's tail: one branch to compute
+        return np.log(-np.expm1(np.minimum(a, -1e-300)))
+    return np.where(near, np.log(-np.expm1(np.minimum(a, -1e-300))),
                     np.log1p(-np.exp(np.minimum(a, -math.log(2)))))
 
 
@@ -39,16 +42,36 @@ def log_h(z):
 
     For z > -1 directly; below, with the scaled complementary error function
     erfcx, h(z) = phi(z) (1 - |z| sqrt(pi/2) erfcx(-z / sqrt 2)); below
-    -1/sqrt(eps) the asymptote h(z) ~ phi(z) / z^2.
+    -1/sqrt(eps) the asymptote h(z) ~ phi(z) / z^2. Each branch is computed
+    on its own points only: an acquisition optimizer calls this hundreds of
+    times per suggestion on a few points, where evaluating all three
+    branches everywhere took three times as long.
     """
     z = np.asarray(z, dtype=float)
-    direct = np.log(np.maximum(np.exp(-0.5 * z ** 2) / math.sqrt(2 * math.pi) + z * ndtr(z),
-                               1e-300))
-    zm = np.minimum(z, -1.0)   # keeps the branches not taken free of warnings
-    tail = -0.5 * zm ** 2 - _LOG_SQRT_2PI + _log1mexp(
-        np.log(erfcx(-zm / math.sqrt(2)) * np.abs(zm)) + _LOG_SQRT_PI_2)
-    far = -0.5 * zm ** 2 - _LOG_SQRT_2PI - 2 * np.log(np.abs(zm))
-    return np.where(z > -1, direct, np.where(z > _Z_ASYMPTOTIC, tail, far))
+    direct = z > -1
+    if direct.all():
+        return _log_h_direct(z)
+    out = np.empty(z.shape)
+    if direct.any():
+        out[direct] = _log_h_direct(z[direct])
+    zm = z[~direct]
+    values = -0.5 * zm ** 2 - _LOG_SQRT_2PI
+    far = zm <= _Z_ASYMPTOTIC
+    if far.any():
+        values[far] -= 2 * np.log(np.abs(zm[far]))
+        tail = ~far
+        zm = zm[tail]
+    else:
+        tail = slice(None)
+    values[tail] += _log1mexp(np.log(erfcx(-zm / math.sqrt(2)) * np.abs(zm)) + _LOG_SQRT_PI_2)
+    out[~direct] = values
+    return out
+
+
+def _log_h_direct(z):
+    """log h(z) straight from its definition: accurate for z > -1."""
+    return np.log(np.maximum(np.exp(-0.5 * z ** 2) / math.sqrt(2 * math.pi) + z * ndtr(z),
+                             1e-300))
 
 
 def expected_improvement(mean, std, best):

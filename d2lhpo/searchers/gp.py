@@ -11,7 +11,8 @@ Targets are standardized (zero mean, unit variance) before fitting, so the
 bounds and priors below are in units of the data's spread; inputs are points
 of the unit box (see :meth:`d2lhpo.Space.encode`). The hyperparameters are
 fitted by maximizing the log marginal likelihood (plus a weak log prior) with
-L-BFGS-B and analytic gradients, from a few starting points.
+L-BFGS-B and analytic gradients, from a few starting points; the constant mean
+is maximized over in closed form (:func:`profiled_mean`).
 
 The algebra is in pure functions: the kernel (:func:`matern52`), the posterior
 (:func:`posterior`) and the log marginal likelihood; :class:`GaussianProcess`
@@ -30,8 +31,8 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, cholesky
-from scipy.linalg.lapack import dtrtrs
+from scipy.linalg import cho_solve, cholesky
+from scipy.linalg.lapack import dpotrf, dpotri, dpotrs, dtrtri, dtrtrs
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 
@@ -39,6 +40,7 @@ from ..checks import check_number
 
 SQRT5 = math.sqrt(5.0)
 MIN_NOISE = 1e-6          # noise floor, relative to the standardized targets' variance
+FTOL = 2.220446049250313e-09   # scipy's L-BFGS-B default (factr 1e7)
 BOUNDS = {"mean": (-10.0, 10.0), "variance": (1e-2, 1e2), "lengthscale": (1e-2, 1e2),
           "noise": (MIN_NOISE, 1.0)}
 # Weak log-normal priors (in log space: mean, std). Lengthscales a fair part of the
@@ -106,6 +108,14 @@ def theta_bounds(dim: int, noise: float | None = None) -> list[tuple]:
             + [log(noise_bounds)])
 
 
+def _check_ftol(ftol):
+    """``ftol`` as a float if it is a number in (0, 1)."""
+    if (isinstance(ftol, bool) or not isinstance(ftol, numbers.Real)
+            or not 0 < ftol < 1):
+        raise ValueError(f"ftol must be a number in (0, 1), got {ftol!r}")
+    return float(ftol)
+
+
 def _check_noise(noise):
     """``noise`` as a float if it is None or a number in ``BOUNDS["noise"]``."""
     if noise is None:
@@ -127,13 +137,18 @@ def matern52_of_distance(r, variance=1.0, grad: bool = False):
     x'_d)**2 / l_d**2`` the chain rule gives the derivatives with respect to
     the inputs and the lengthscales.
     """
-    t = SQRT5 * r               # in t: s2 (1 + t + t^2 / 3) exp(-t), fewer array passes
-    e = np.exp(-t)
+    u = r * -SQRT5              # in u = -t: s2 (1 - u + u^2 / 3) exp(u), fewer array passes
+    e = np.exp(u)
     e *= variance
-    d = (1.0 + t) * e
-    k = d + (t * t / 3.0) * e
+    k = u / 3.0
+    k -= 1.0
+    k *= u
+    k += 1.0
+    k *= e
     if not grad:
         return k
+    d = 1.0 - u
+    d *= e
     d *= -5.0 / 6.0
     return k, d
 
@@ -169,34 +184,45 @@ def posterior(X, y, params: GPParams, X_test, grad: bool = False, full_cov: bool
             respect to ``X_test``, each of shape (m, d).
         full_cov: return the posterior covariance (m, m) instead of the variances.
         factor: ``condition(X, y, params)``, if already computed (``y`` is
-            then not read).
+            then not read); with a third element, the inverse of ``L``
+            (:func:`inverse_factor`), the triangular solves become matrix
+            products, faster for many test points (a GP predicting at a
+            thousand candidates, :class:`GaussianProcess` keeps it).
     """
     if grad and full_cov:
         raise ValueError("posterior gives gradients of the variances only: "
                          "pass grad=True or full_cov=True, not both")
-    L, alpha = condition(X, y, params) if factor is None else factor
+    L, alpha, *inverse = condition(X, y, params) if factor is None else factor
+    L_inv = inverse[0] if inverse else None
     ls = params.lengthscales
     r = cdist(X_test / ls, X / ls)                                       # (m, n)
     if grad:
         k, dk_dr2 = matern52_of_distance(r, params.variance, grad=True)
     else:
         k = matern52_of_distance(r, params.variance)
-    mean = params.mean + k @ alpha
-    w = _solve_lower(L, k.T)                                              # (n, m)
+    mean = k @ alpha
+    mean += params.mean
+    w = _solve_lower(L, k.T) if L_inv is None else L_inv @ k.T            # (n, m)
     if full_cov:
         return mean, matern52(X_test, X_test, ls, params.variance) - w.T @ w
-    var = np.maximum(params.variance - np.sum(w ** 2, axis=0), 0.0)
+    var = params.variance - np.einsum("ij,ij->j", w, w)
+    np.maximum(var, 0.0, out=var)
     if not grad:
         return mean, var
-    v = _solve_lower(L, w, trans=1)                                       # K^-1 k*
+    v = _solve_lower(L, w, trans=1) if L_inv is None else L_inv.T @ w    # K^-1 k*
     # dk/dx_d = dk/d(r^2) * 2 (x_d - x'_d) / l_d^2, so a gradient sum_n c_n dk_n/dx
     # is (x sum_n c'_n - sum_n c'_n x'_n) / l^2 with c' = 2 dk/d(r^2) c: two
-    # matrix products instead of an (m, n, d) array of differences.
-    c = np.empty((2,) + k.shape)                        # c' for the mean, for the variance
-    np.multiply(dk_dr2, 2.0 * alpha, out=c[0])
-    np.multiply(dk_dr2, -4.0 * v.T, out=c[1])
-    grads = (X_test * c.sum(axis=2)[..., None] - c @ X) / ls ** 2      # (2, m, d)
-    return mean, var, grads[0], grads[1]
+    # matrix products instead of an (m, n, d) array of differences. The rows
+    # of c' are those of the mean, then those of the variance.
+    m = len(X_test)
+    c = np.empty((2 * m, len(X)))
+    np.multiply(dk_dr2, 2.0 * alpha, out=c[:m])
+    np.multiply(dk_dr2, -4.0 * v.T, out=c[m:])
+    grads = c @ X
+    np.subtract(c.sum(axis=1).reshape(2, m, 1) * X_test, grads.reshape(2, m, -1),
+                out=grads.reshape(2, m, -1))
+    grads /= ls ** 2                                                      # (2m, d)
+    return mean, var, grads[:m], grads[m:]
 
 
 def _solve_lower(L, B, trans: int = 0):
@@ -210,64 +236,145 @@ def _solve_lower(L, B, trans: int = 0):
     return x
 
 
+def inverse_factor(L) -> np.ndarray:
+    """``L^-1`` for a lower triangular ``L`` (LAPACK's ``trtri``).
+
+    ``L^-1 B`` as a matrix product is about twice as fast as a triangular
+    solve for a thousand columns (0.44 instead of 0.71 ms at 100 points in
+    6-D), and as accurate here: the error of either grows with the condition
+    number of ``L``, the square root of that of ``K + noise I``.
+    """
+    L_inv, info = dtrtri(L, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular triangular factor (LAPACK info {info})")
+    return np.tril(L_inv)
+
+
 def squared_differences(X) -> np.ndarray:
     """All ``(X[i, d] - X[j, d])**2``, shape (n, n, d)."""
     return (X[:, None, :] - X[None, :, :]) ** 2
 
 
-def log_marginal_likelihood(theta, X, y, grad: bool = False, sq_diff=None):
+def _covariance_factor(theta, X, sq_diff, grad: bool):
+    """The Cholesky factor of ``K + noise I`` at ``theta`` (and what the gradient needs)."""
+    p = GPParams.from_theta(theta)
+    r = np.sqrt(sq_diff @ (1.0 / p.lengthscales ** 2))
+    if grad:
+        K_f, dK_dr2 = matern52_of_distance(r, p.variance, grad=True)
+    else:
+        K_f, dK_dr2 = matern52_of_distance(r, p.variance), None
+    K = K_f.copy() if grad else K_f
+    K.flat[::len(K) + 1] += p.noise
+    L, info = dpotrf(K, lower=1, clean=0, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the covariance is not positive definite "
+                                    f"(LAPACK info {info})")
+    return p, L, (K_f if grad else None), dK_dr2
+
+
+def _cho_solve(L, b):
+    """``K^-1 b`` from the lower Cholesky factor ``L`` of K (LAPACK's potrs)."""
+    x, info = dpotrs(L, b, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"potrs failed (LAPACK info {info})")
+    return x
+
+
+def _gls_mean(L, y):
+    """The constant mean that maximizes the likelihood for a factored covariance:
+    the generalized least squares estimate ``1^T K^-1 y / 1^T K^-1 1``, within
+    ``BOUNDS["mean"]`` (the likelihood is a concave parabola in the mean)."""
+    K_inv_1 = _cho_solve(L, np.ones(len(y)))
+    return float(np.clip(K_inv_1 @ y / np.sum(K_inv_1), *BOUNDS["mean"]))
+
+
+def log_marginal_likelihood(theta, X, y, grad: bool = False, sq_diff=None,
+                            profile_mean: bool = False):
     """log p(y | X, theta) of the GP, and its gradient w.r.t. ``theta`` if ``grad``.
 
     With K the covariance of y and a = K^-1 (y - m):
     log p = -1/2 (y - m)^T a - 1/2 log|K| - n/2 log(2 pi), and
     d log p / d theta_j = 1/2 tr((a a^T - K^-1) dK/dtheta_j)  (Rasmussen & Williams, eq. 5.9).
     ``sq_diff`` (``squared_differences(X)``) saves recomputing it in an optimizer loop.
+
+    With ``profile_mean``, the mean ``theta[0]`` is ignored and replaced by
+    the one that maximizes the likelihood given the other hyperparameters
+    (:func:`profiled_mean`, in closed form): this is the profile likelihood,
+    and its gradient is that of the likelihood at that mean (the derivative
+    with respect to the mean is 0 there, or the mean is held at a bound),
+    with 0 for ``theta[0]``.
     """
-    p = GPParams.from_theta(theta)
     n = len(X)
     if sq_diff is None:
         sq_diff = squared_differences(X)
-    r = np.sqrt(sq_diff @ (1.0 / p.lengthscales ** 2))
-    if grad:
-        K_f, dK_dr2 = matern52_of_distance(r, p.variance, grad=True)
-    else:
-        K_f = matern52_of_distance(r, p.variance)
-    chol = cho_factor(K_f + p.noise * np.eye(n), lower=True, check_finite=False)
-    resid = y - p.mean
-    alpha = cho_solve(chol, resid, check_finite=False)
-    lml = (-0.5 * resid @ alpha - np.sum(np.log(np.diag(chol[0])))
-           - 0.5 * n * math.log(2 * math.pi))
+    p, L, K_f, dK_dr2 = _covariance_factor(theta, X, sq_diff, grad)
+    mean = _gls_mean(L, y) if profile_mean else p.mean
+    resid = y - mean
+    alpha = _cho_solve(L, resid)
+    lml = -0.5 * resid @ alpha - np.sum(np.log(np.diag(L))) - 0.5 * n * math.log(2 * math.pi)
     if not grad:
         return lml
-    W = np.outer(alpha, alpha) - cho_solve(chol, np.eye(n), check_finite=False)
+    K_inv, info = dpotri(L, lower=1)   # its lower triangle (the upper one is stale)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular Cholesky factor (LAPACK info {info})")
+    # Each term sums W = a a^T - K^-1 times a symmetric dK/dtheta_j: over the
+    # lower triangle, with the entries below the diagonal counted twice.
+    W = np.outer(alpha, alpha)
+    W -= K_inv
+    W = np.tril(W)
+    W *= 2.0
+    W.flat[::n + 1] *= 0.5
     # dK/dlog(l_d) = dK/d(r^2) * d(r^2)/dlog(l_d) = dK/d(r^2) * -2 (x_d - x'_d)^2 / l_d^2
-    g_logl = -2.0 * np.tensordot(W * dK_dr2, sq_diff, axes=2) / p.lengthscales ** 2
-    g = np.concatenate([[alpha.sum(), 0.5 * np.sum(W * K_f)], 0.5 * g_logl,
-                        [0.5 * p.noise * np.trace(W)]])
+    g_logl = -2.0 * ((W * dK_dr2).ravel() @ sq_diff.reshape(n * n, -1)) / p.lengthscales ** 2
+    g = np.concatenate([[0.0 if profile_mean else alpha.sum(), 0.5 * np.sum(W * K_f)],
+                        0.5 * g_logl, [0.5 * p.noise * np.trace(W)]])
     return lml, g
+
+
+def profiled_mean(theta, X, y, sq_diff=None) -> float:
+    """The constant mean that maximizes the likelihood of ``y`` given the other
+    hyperparameters of ``theta`` (``theta[0]`` is ignored): the generalized
+    least squares estimate ``1^T K^-1 y / 1^T K^-1 1``, K the covariance of
+    y, clipped to ``BOUNDS["mean"]``. Fitting it this way instead of along
+    with the others removes a direction in which the likelihood is nearly
+    flat (a high mean with a large signal variance) and along which L-BFGS-B
+    crept for most of its iterations."""
+    if sq_diff is None:
+        sq_diff = squared_differences(X)
+    _, L, _, _ = _covariance_factor(theta, X, sq_diff, grad=False)
+    return _gls_mean(L, np.asarray(y, dtype=float))
 
 
 def log_prior(theta, grad: bool = False):
     """The weak log-normal priors of ``PRIOR`` on the lengthscales and the signal
     variance (up to a constant), and the gradient w.r.t. ``theta`` if ``grad``."""
+    theta = np.asarray(theta, dtype=float)
+    (loc_v, scale_v), (loc_l, scale_l) = PRIOR["variance"], PRIOR["lengthscale"]
+    z_v = (theta[1] - loc_v) / scale_v
+    z_l = (theta[2:-1] - loc_l) / scale_l
+    value = -0.5 * (z_v * z_v + z_l @ z_l)
+    if not grad:
+        return value
     g = np.zeros(len(theta))
-    value = 0.0
-    for name, idx in (("variance", slice(1, 2)), ("lengthscale", slice(2, len(theta) - 1))):
-        loc, scale = PRIOR[name]
-        z = (theta[idx] - loc) / scale
-        value -= 0.5 * np.sum(z ** 2)
-        g[idx] = -z / scale
-    return (value, g) if grad else value
+    g[1] = -z_v / scale_v
+    g[2:-1] = -z_l / scale_l
+    return value, g
 
 
 def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
                         n_candidates: int = 8, seed=None, prior: bool = True,
-                        noise: float | None = None) -> GPParams:
+                        noise: float | None = None, ftol: float = FTOL) -> GPParams:
     """Maximize the log marginal likelihood (plus the log prior) over the hyperparameters.
 
     Candidate starting points are the default hyperparameters, ``init`` (the last
     fit: a warm start) and ``n_candidates`` random draws from the priors; L-BFGS-B
-    runs from the ``n_starts`` best of them and the best optimum wins.
+    runs from the ``n_starts`` best of them and the best optimum wins. The
+    constant mean is not searched: for any value of the others, the best mean
+    has a closed form (:func:`profiled_mean`), and L-BFGS-B maximizes that
+    profile likelihood, whose maximum is the joint one. (Searched along with
+    the others, the mean crept along a nearly flat ridge of the likelihood
+    on Branin's skewed values, and a warm refit took 17 to 23 iterations
+    instead of 8 to 12, ``benchmarks/bayesopt.py``'s timing runs.)
 
     Args:
         X: inputs, shape (n, d). y: targets, shape (n,) (standardized).
@@ -278,26 +385,35 @@ def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
         prior: add the log prior (MAP); False gives maximum likelihood.
         noise: a fixed noise variance (standardized units), for an objective
             known to be deterministic (say ``MIN_NOISE``); None fits it.
+        ftol: L-BFGS-B stops when an iteration improves the negative log
+            posterior by less than this share of it (scipy's ``ftol``; the
+            default is scipy's).
     """
+    ftol = _check_ftol(ftol)
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     dim = X.shape[1]
-    bounds = np.array(theta_bounds(dim, _check_noise(noise)))
+    bounds = np.array(theta_bounds(dim, _check_noise(noise)))[1:]
     rng = np.random.default_rng(seed)
     sq_diff = squared_differences(X)
 
-    def loss(theta):
+    # L-BFGS-B sees theta without the mean: the likelihood is maximized over
+    # the mean in closed form for each value of the rest (profiled_mean).
+    def loss(rest):
+        theta = np.concatenate([[0.0], rest])
         try:
-            value, g = log_marginal_likelihood(theta, X, y, grad=True, sq_diff=sq_diff)
+            value, g = log_marginal_likelihood(theta, X, y, grad=True, sq_diff=sq_diff,
+                                               profile_mean=True)
         except np.linalg.LinAlgError:
             value, g = -1e10, np.zeros_like(theta)
         if prior:
             p_value, p_g = log_prior(theta, grad=True)
             value, g = value + p_value, g + p_g
-        return -value, -g
+        return -value, -g[1:]
 
-    def loss_value(theta):
+    def loss_value(rest):
+        theta = np.concatenate([[0.0], rest])
         try:
-            value = log_marginal_likelihood(theta, X, y, sq_diff=sq_diff)
+            value = log_marginal_likelihood(theta, X, y, sq_diff=sq_diff, profile_mean=True)
         except np.linalg.LinAlgError:
             return np.inf
         return -value - (log_prior(theta) if prior else 0.0)
@@ -309,14 +425,17 @@ def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
         theta[2:-1] = rng.normal(*PRIOR["lengthscale"], size=dim)
         theta[-1] = rng.uniform(math.log(MIN_NOISE), math.log(0.1))
         starts.append(theta)
-    starts = [np.clip(theta, bounds[:, 0], bounds[:, 1]) for theta in starts]
+    starts = [np.clip(theta[1:], bounds[:, 0], bounds[:, 1]) for theta in starts]
     starts.sort(key=loss_value)
     best = None
-    for theta0 in starts[:n_starts]:
-        res = minimize(loss, theta0, jac=True, method="L-BFGS-B", bounds=bounds)
+    for rest0 in starts[:n_starts]:
+        res = minimize(loss, rest0, jac=True, method="L-BFGS-B", bounds=bounds,
+                       options={"ftol": ftol})
         if best is None or res.fun < best.fun:
             best = res
-    return GPParams.from_theta(best.x)
+    theta = np.concatenate([[0.0], best.x])
+    theta[0] = profiled_mean(theta, X, y, sq_diff)
+    return GPParams.from_theta(theta)
 
 
 class GaussianProcess:
@@ -333,6 +452,11 @@ class GaussianProcess:
         noise: a fixed noise variance (standardized units) while the other
             hyperparameters are fitted, such as ``MIN_NOISE`` for a
             deterministic objective; None fits it too.
+        ftol: the relative improvement below which a hyperparameter fit
+            stops (see :func:`fit_hyperparameters`); the default is scipy's.
+            A warm refit needs less: with 1e-6, Bayesian optimization's
+            refits at 50 to 100 points took 4 to 9 iterations instead of 8
+            to 11, their log posterior at most 0.004 below the converged one.
 
     Example:
         >>> gp = GaussianProcess(seed=0).fit(X, y)
@@ -340,13 +464,15 @@ class GaussianProcess:
     """
 
     def __init__(self, params: GPParams | None = None, n_starts: int = 2, prior: bool = True,
-                 standardize: bool = True, seed=None, noise: float | None = None):
+                 standardize: bool = True, seed=None, noise: float | None = None,
+                 ftol: float = FTOL):
         if params is not None and not isinstance(params, GPParams):
             raise TypeError(f"params must be GPParams or None, got {params!r}")
         if params is not None and noise is not None:
             raise ValueError(f"noise is fitted only: with fixed params, set params.noise "
                              f"instead of noise={noise!r}")
         self.noise = _check_noise(noise)
+        self.ftol = _check_ftol(ftol)
         if isinstance(n_starts, bool) or not isinstance(n_starts, numbers.Integral) or n_starts < 1:
             raise ValueError(f"n_starts must be an integer >= 1, got {n_starts!r}")
         self.params, self.fixed = params, params is not None
@@ -376,19 +502,21 @@ class GaussianProcess:
             if scale is not None:
                 self.y_scale = float(scale)
             else:
-                self.y_scale = float(np.std(y)) if np.std(y) > 1e-12 else 1.0
+                spread = float(np.std(y))
+                self.y_scale = spread if spread > 1e-12 else 1.0
         z = (y - self.y_mean) / self.y_scale
         with one_blas_thread():
             if not self.fixed:
                 self.params = fit_hyperparameters(X, z, init or self.params, self.n_starts,
                                                   seed=self.rng, prior=self.prior,
-                                                  noise=self.noise)
+                                                  noise=self.noise, ftol=self.ftol)
             self._condition(X, z)
         return self
 
     def _condition(self, X, z):
         self.X, self.z = X, z
-        self.factor = condition(X, z, self.params)
+        L, alpha = condition(X, z, self.params)
+        self.factor = (L, alpha, inverse_factor(L))
 
     def fantasize(self, X_new, values=None) -> GaussianProcess:
         """A copy that also believes it saw ``values`` (default: its own posterior
@@ -428,5 +556,6 @@ class GaussianProcess:
         if not grad:
             return self.y_mean + self.y_scale * mean, self.y_scale * std
         dmean, dvar = out[2], out[3]
-        return (self.y_mean + self.y_scale * mean, self.y_scale * std,
-                self.y_scale * dmean, self.y_scale * dvar / (2.0 * std[:, None]))
+        dmean *= self.y_scale
+        dvar *= (0.5 * self.y_scale / std)[:, None]    # d std = d var / (2 std)
+        return self.y_mean + self.y_scale * mean, self.y_scale * std, dmean, dvar
