@@ -56,9 +56,9 @@ class ASHA(Scheduler):
             :meth:`judges`. With 0.16 (about one standard error), BO inside
             ASHA on ``benchmarks/multifidelity.py --robust``'s flat first rung
             (30 seeds, 400 simulated seconds) ended worse than random search's
-            median in 0 seeds (stopping type) and 1 (promotion) instead of 3
-            and 2, its median error 0.086 and 0.083 instead of 0.104 and
-            0.094; with random search inside, a tie. On first rungs that rank
+            median in 2 seeds (stopping type) and 1 (promotion) instead of 3
+            and 2, its median error 0.084 and 0.083 instead of 0.095 and
+            0.097; with random search inside, a tie. On first rungs that rank
             well (the LeNet table, the synthetic curves of the same
             benchmark) it cost up to a tenth of ASHA's speed-up over random
             search (promotion type on the table: 3.8x instead of 4.3x): hence
