@@ -24,9 +24,11 @@ Prints these tables, all from one run:
   every 5th suggestion at 50 observations and every 10th at 100, count at
   their share), the median beside it, and the median regret after n
   evaluations in those runs; then d2lhpo BO's mean time over Optuna
-  GPSampler's (target: <= 1/10, issue 14; last measured 0.067-0.089 (Branin
-  0.089 and 0.072 at 50 and 100 observations, Hartmann-6 0.088 and 0.067),
-  from 0.093-0.123 in the same conditions before the GP's mean was
+  GPSampler's (target: <= 1/10, issue 14; over four runs, 0.066-0.074 at
+  100 observations and 0.088-0.103 at 50: Branin 0.089, 0.091, 0.103,
+  0.088, Hartmann-6 0.088, 0.098, 0.098, 0.102; so at 50 observations at
+  the target rather than below it; 0.093-0.123 in the same conditions
+  before the GP's mean was
   profiled out and the polish took 15 iterations in lengthscale units, and
   0.28-0.38 before the GP refits and the polish were first made cheaper);
 - with ``--async-seeds N``: the regret after ``--async-evaluations`` of d2lhpo
