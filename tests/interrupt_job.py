@@ -2,8 +2,9 @@
 
     python tests/interrupt_job.py BACKEND N_WORKERS DIR JOURNAL
 
-Trials of 50 steps of 0.1 s each run on BACKEND ("process" or "dask"); each step
-touches ``DIR/<pid>`` first. When run() returns, the script prints the number of
+Trials of 300 steps of 0.1 s each (30 s, so that a tuner that waited for its
+running trials on Ctrl-C would take many seconds more than one that does not)
+run on BACKEND ("process" or "dask"); each step touches ``DIR/<pid>`` first. When run() returns, the script prints the number of
 results it returned.
 """
 
@@ -19,7 +20,7 @@ from helper_objectives import slow  # noqa: E402
 def main(backend, n_workers, folder, journal):
     space = {"x": hpo.uniform(0.0, 1.0), "dir": folder, "sleep": 0.1}
     scheduler = hpo.FIFOScheduler(hpo.RandomSearcher(space, seed=0), metric="loss",
-                                  max_resource=50)
+                                  max_resource=300)
     tuner = hpo.Tuner(slow, scheduler, backend=backend, n_workers=n_workers, seed=0,
                       journal=journal, progress=False)
     results = tuner.run(max_trials=100)

@@ -54,7 +54,10 @@ def test_ctrl_c_returns_every_journaled_result_at_once_and_quietly(backend, targ
     assert proc.returncode == 0, err
     assert int(out) == _rows(journal) > 0  # run() returned what the journal holds
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 1, err
-    assert elapsed < 2.0
+    # at once: far sooner than the running trials (30 s each) would end; the
+    # rest is the backend's shutdown (Dask's took 1.5-2.5 s on an idle 2-core
+    # machine, so the former bound of 2 s failed one run in three)
+    assert elapsed < 5.0
     time.sleep(0.5)
     assert not alive(family)
 
