@@ -21,11 +21,11 @@ class _Rung:
         self.paused: list[tuple] = []  # heap of (score, tie, trial id) not yet promoted
         self.by_trial: dict[int, float] = {}
 
-    def add(self, score, trial_id=None) -> int:
-        """Record a score; the number of recorded scores strictly better than it."""
+    def add(self, score, trial_id) -> int:
+        """Record trial ``trial_id``'s score; the number of recorded scores strictly
+        better than it."""
         bisect.insort(self.scores, score)
-        if trial_id is not None:
-            self.by_trial[trial_id] = score
+        self.by_trial[trial_id] = score
         return bisect.bisect_left(self.scores, score)
 
 

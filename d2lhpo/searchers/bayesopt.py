@@ -10,8 +10,9 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.stats import kendalltau, qmc, skew, yeojohnson
+from scipy.stats import qmc, skew, yeojohnson
 
+from ..schedulers.rungs import MIN_SHARED, rung_agreement
 from ..spaces import config_key
 from .acquisition import (log_expected_improvement, log_probability_of_feasibility,
                           lower_confidence_bound)
@@ -27,7 +28,6 @@ logger = logging.getLogger(__name__)
 NUMERICAL_ERRORS = (np.linalg.LinAlgError, ValueError, ArithmeticError)
 OUTPUT_TRANSFORMS = ("auto", "none", "log", "yeo-johnson")
 FANTASIES = ("believer", "liar", "sample")
-MIN_SHARED = 5   # configurations seen at two levels before their rankings are compared
 # The acquisition's polish (see n_local): L-BFGS-B's iterations, and its unit
 # along each coordinate, a share of the GP's lengthscale there (at most 1).
 POLISH_ITERATIONS = 15
@@ -64,12 +64,11 @@ def transform_outputs(y, transform: str = "auto") -> tuple[np.ndarray, str]:
 
 def rank_agreement(low: dict, high: dict) -> tuple[float, int]:
     """Kendall's tau between the values (key -> (x, values), first value) at two
-    levels, over the configurations seen at both, and how many those are."""
-    shared = [key for key in low if key in high]
-    if len(shared) < 2:
-        return math.nan, len(shared)
-    tau = kendalltau([low[k][1][0] for k in shared], [high[k][1][0] for k in shared])[0]
-    return float(tau), len(shared)
+    levels, over the configurations seen at both, and how many those are
+    (the schedulers' :func:`~d2lhpo.schedulers.rungs.rung_agreement`)."""
+    tau, _, shared = rung_agreement({k: v[1][0] for k, v in low.items()},
+                                    {k: v[1][0] for k, v in high.items()})
+    return tau, shared
 
 
 def _check_int(name, value, minimum):
