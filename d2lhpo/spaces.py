@@ -30,6 +30,8 @@ MAX_SIZE = 2**40              # finite ranges beyond this lose their exact index
 
 
 def _is_number(x) -> bool:
+    if type(x) is float or type(x) is int:   # the common case, without the ABC check
+        return True
     return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
@@ -332,11 +334,13 @@ class FiniteRange(Domain):
             return None
         guess = min(max(round(position), 0), self.size - 1)
         near = range(max(guess - 2, 0), min(guess + 3, self.size))
-        i = min(near, key=lambda j: abs(self._value(j) - v))
+        # a short range keeps its values (the same numbers as _value's)
+        value = self.values.__getitem__ if self.size <= 4096 else self._value
+        i = min(near, key=lambda j: abs(value(j) - v))
         # Rounding error is judged against the spacing, not an absolute 1e-12
         # (which would merge all values of finrange(0, 1e-20, 3)).
-        spacing = self._value(min(i + 1, self.size - 1)) - self._value(max(i - 1, 0))
-        return i if abs(self._value(i) - v) <= 1e-9 * abs(spacing) else None
+        spacing = value(min(i + 1, self.size - 1)) - value(max(i - 1, 0))
+        return i if abs(value(i) - v) <= 1e-9 * abs(spacing) else None
 
     def sample(self, rng):
         return self._value(int(rng.integers(self.size)))

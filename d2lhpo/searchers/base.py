@@ -60,6 +60,9 @@ class Searcher:
             raise ValueError(f"points_to_evaluate must be a list of dicts, "
                              f"got {short_repr(points)}")
         checked = []
+        # a hyperparameter a point leaves out is checked at its domain's middle
+        middle = {name: domain.decode(np.full(domain.dim, 0.5))
+                  for name, domain in self.space.domains.items()}
         for i, point in enumerate(points):
             if not isinstance(point, Mapping):
                 raise ValueError(f"points_to_evaluate must be a list of dicts, "
@@ -69,9 +72,7 @@ class Searcher:
                 raise ValueError(f"points_to_evaluate[{i}] has unknown hyperparameters "
                                  f"{unknown}; the space has {list(self.space)}")
             # A point may leave hyperparameters out; what it has must be valid.
-            filled = dict(point)
-            for name, domain in self.space.domains.items():
-                filled.setdefault(name, domain.decode(np.full(domain.dim, 0.5)))
+            filled = {**middle, **point}
             try:
                 self.space.check(filled)
             except ValueError as err:
