@@ -2,12 +2,11 @@
 
 The execution tests start one kernel per notebook, in default mode (what readers
 run, check cells included; shared with the book tests) and in quick mode
-(``D2LHPO_QUICK=1``), and fail on any error output or any stderr output that
+(``D2LHPO_QUICK=1``; both through conftest.py), and fail on any error output or any stderr output that
 mentions a warning. The other
 tests read the notebooks as JSON and take well under a second.
 """
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -121,9 +120,8 @@ def test_chapter_checks_its_claims(path):
 
 @pytest.mark.notebook
 @by_name(NOTEBOOKS)
-def test_runs_in_quick_mode(path):
-    env = {**os.environ, "D2LHPO_QUICK": "1"}
-    nb, seconds, error = run_notebooks.execute(path, timeout=300, env=env)
+def test_runs_in_quick_mode(path, quick_runs):
+    nb, seconds, error = quick_runs.run(path)
     issues = run_notebooks.problems(nb)
     assert not issues and error is None, "\n".join(issues or [error])
 

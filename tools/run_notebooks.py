@@ -9,12 +9,14 @@ Quick mode is the environment's business: ``D2LHPO_QUICK=1`` reaches the kernel.
 
 Usage:
     python tools/run_notebooks.py notebooks/*.ipynb [--out _output] [--timeout 900]
+        [--status status.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import sys
 import time
@@ -92,12 +94,14 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("_output"))
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--status", type=Path, default=None,
+                        help="also write a JSON list of {notebook, seconds, error} here")
     args = parser.parse_args(argv)
 
     mode = "quick" if os.environ.get("D2LHPO_QUICK", "0") == "1" else "default"
     print(f"Running {len(args.notebooks)} notebook(s) in {mode} mode, "
           f"executed copies in {args.out}/", flush=True)
-    rows, failed = [], 0
+    rows, failed, statuses = [], 0, []
     for path in args.notebooks:
         print(f"  {path.name} ...", flush=True)
         nb, seconds, error = execute(path, args.timeout)
@@ -111,6 +115,9 @@ def main(argv=None) -> int:
         status = f"FAILED: {issues[0][:80]}{more}" if issues else f"ok ({n_figures} figures)"
         failed += bool(issues)
         rows.append((path.stem, f"{seconds:.0f}", status))
+        statuses.append({"notebook": path.name, "seconds": seconds, "error": error})
+        if args.status is not None:  # after every notebook: a reader may be waiting
+            args.status.write_text(json.dumps(statuses))
 
     width = max(len("notebook"), *(len(r[0]) for r in rows))
     print(f"\n| {'notebook':<{width}} | seconds | status")
