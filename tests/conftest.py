@@ -10,7 +10,9 @@ collected, the executions they ask for start in the background, one at a time,
 each in its own process (``tools/run_notebooks.py``), and the tests that read
 them run last: the unit tests run meanwhile. A test that asks for a notebook
 nobody queued executes it on the spot. ``D2LHPO_TEST_PREFETCH=0`` turns the
-background off (every notebook then runs when a test first asks for it).
+background off (every notebook then runs when a test first asks for it). The
+executed copies are removed at the end unless one of them failed; the summary
+then says where they are.
 """
 
 import json
@@ -104,7 +106,18 @@ class Background:
             except ProcessLookupError:
                 pass
         self._thread.join(timeout=30)
-        shutil.rmtree(self.folders["default"].parent, ignore_errors=True)
+        if self.all_clean():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def root(self) -> Path:
+        return self.folders[MODES[0]].parent
+
+    def all_clean(self) -> bool:
+        """Whether every execution ended, without an error or a warning."""
+        return all(job in self._results and self._results[job][2] is None
+                   and not run_notebooks.problems(self._results[job][0])
+                   for job in self._done)
 
 
 class Executed:
@@ -168,6 +181,13 @@ def pytest_sessionfinish(session):
     background = session.config.stash.get(BACKGROUND, None)
     if background is not None:
         background.stop()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    background = config.stash.get(BACKGROUND, None)
+    if background is not None and background.root.exists():
+        terminalreporter.write_line(
+            f"executed notebooks (one failed or did not run): {background.root}")
 
 
 def _executed(request, tmp_path_factory, mode) -> Executed:
