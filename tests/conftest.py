@@ -51,8 +51,11 @@ class Background:
     """Runs queued ``(mode, path)`` executions in order, in a thread that waits
     on one child process at a time; ``result`` waits for one of them."""
 
-    def __init__(self, jobs, folders: dict):
-        self.folders = folders
+    def __init__(self, jobs):
+        self.root = Path(tempfile.mkdtemp(prefix="d2lhpo-executed-"))
+        self.folders = {mode: self.root / mode for mode in MODES}
+        for folder in self.folders.values():
+            folder.mkdir()
         self._done = {job: threading.Event() for job in jobs}
         self._results: dict = {}
         self._child = None
@@ -109,10 +112,6 @@ class Background:
         if self.all_clean():
             shutil.rmtree(self.root, ignore_errors=True)
 
-    @property
-    def root(self) -> Path:
-        return self.folders[MODES[0]].parent
-
     def all_clean(self) -> bool:
         """Whether every execution ended, without an error or a warning."""
         return all(job in self._results and self._results[job][2] is None
@@ -167,11 +166,7 @@ def pytest_collection_modifyitems(session, config, items):
             # a test of no single notebook (the book) reads them all
             wanted |= {(mode, path)} if path else {(mode, p) for p in NOTEBOOKS}
     jobs = [(mode, p) for mode in MODES for p in NOTEBOOKS if (mode, p) in wanted]
-    root = Path(tempfile.mkdtemp(prefix="d2lhpo-executed-"))
-    folders = {mode: root / mode for mode in MODES}
-    for folder in folders.values():
-        folder.mkdir()
-    config.stash[BACKGROUND] = Background(jobs, folders)
+    config.stash[BACKGROUND] = Background(jobs)
 
 
 BACKGROUND = pytest.StashKey[Background]()

@@ -4,8 +4,8 @@
 
 Trials of 300 steps of 0.1 s each (30 s, so that a tuner that waited for its
 running trials on Ctrl-C would take many seconds more than one that does not)
-run on BACKEND ("process" or "dask"); each step touches ``DIR/<pid>`` first. When run() returns, the script prints the number of
-results it returned.
+run on BACKEND ("process" or "dask"); each step touches ``DIR/<pid>`` first.
+When run() returns, the script prints the number of results it returned.
 """
 
 import os

@@ -2,9 +2,9 @@
 
 The execution tests start one kernel per notebook, in default mode (what readers
 run, check cells included; shared with the book tests) and in quick mode
-(``D2LHPO_QUICK=1``; both through conftest.py), and fail on any error output or any stderr output that
-mentions a warning. The other
-tests read the notebooks as JSON and take well under a second.
+(``D2LHPO_QUICK=1``), both through ``conftest.py``, and fail on any error
+output or any stderr output that mentions a warning. The other tests read
+the notebooks as JSON and take well under a second.
 """
 
 import re
