@@ -5,10 +5,12 @@ Default mode is what readers run, with the budgets the text describes and the
 the same executed copies. Quick mode (``D2LHPO_QUICK=1``) is tested too.
 
 Executing the notebooks is most of the suite's time, and a notebook waits on
-one core while most unit tests use the other one little. So once the tests are
-collected, the executions they ask for start in the background, one at a time,
-each in its own process (``tools/run_notebooks.py``), and the tests that read
-them run last: the unit tests run meanwhile. A test that asks for a notebook
+one core while most unit tests use the other one little. So the executions the
+tests ask for run in the background, one at a time, each in its own process
+(``tools/run_notebooks.py``), and the tests that read them run last. The tests
+that start clusters and processes (``MACHINE_TESTS``) run first, alone; the
+background starts with the first test after them, and the other unit tests
+run meanwhile. A test that asks for a notebook
 nobody queued executes it on the spot. ``D2LHPO_TEST_PREFETCH=0`` turns the
 background off (every notebook then runs when a test first asks for it). The
 executed copies are removed at the end unless one of them failed; the summary
@@ -38,6 +40,12 @@ TIMEOUTS = {"default": 900, "quick": 300}
 MODES = tuple(TIMEOUTS)
 # tests that read executed notebooks, through these fixtures
 FIXTURE_MODES = {"default_runs": "default", "quick_runs": "quick"}
+# tests that start Dask clusters and processes and wait for their restarts:
+# they run first, before the notebooks start (a notebook beside them slowed a
+# worker's restart past Dask's patience in one CI run: its nanny closed)
+MACHINE_TESTS = {"test_backends.py", "test_dask_backend.py", "test_interrupts.py",
+                 "test_pbt.py", "test_process_backend.py", "test_reliability.py",
+                 "test_replay.py", "test_resume.py"}
 
 
 def mode_env(mode: str) -> dict:
@@ -62,12 +70,16 @@ class Background:
         self._stopped = False
         self._thread = threading.Thread(target=self._work, args=(list(jobs),),
                                         daemon=True)
-        self._thread.start()
+
+    def start(self):
+        if not self._thread.is_alive() and not self._stopped:
+            self._thread.start()
 
     def has(self, mode, path) -> bool:
         return (mode, path) in self._done
 
     def result(self, mode, path):
+        self.start()
         self._done[mode, path].wait()
         return self._results[mode, path]
 
@@ -108,7 +120,8 @@ class Background:
                 os.killpg(child.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
         if self.all_clean():
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -154,8 +167,13 @@ def pytest_collection_modifyitems(session, config, items):
     readers = [item for item in items if _modes_of(item)]
     if not readers:
         return
-    # the tests that read executed notebooks last, in their order
-    items[:] = [item for item in items if not _modes_of(item)] + readers
+    # first the tests that start clusters and processes (they time their
+    # restarts and need the machine to themselves), then the other unit
+    # tests, while the notebooks execute, and last the tests that read them
+    others = [item for item in items if not _modes_of(item)]
+    items[:] = ([item for item in others if _owns_the_machine(item)]
+                + [item for item in others if not _owns_the_machine(item)]
+                + readers)
     if (config.option.collectonly
             or os.environ.get("D2LHPO_TEST_PREFETCH", "1") == "0"):
         return
@@ -170,6 +188,16 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 BACKGROUND = pytest.StashKey[Background]()
+
+
+def _owns_the_machine(item) -> bool:
+    return item.path.name in MACHINE_TESTS
+
+
+def pytest_runtest_setup(item):
+    background = item.config.stash.get(BACKGROUND, None)
+    if background is not None and not _owns_the_machine(item):
+        background.start()
 
 
 def pytest_sessionfinish(session):
