@@ -219,18 +219,24 @@ def regret_table(seeds, checkpoints, functions, methods, log):
 
 def timing_table(seeds, at, methods, log, functions=("Hartmann-6",)):
     """Mean and median ms per suggestion (function, method, observations), and the
-    median regret after that many evaluations in the same runs."""
+    median regret after that many evaluations in the same runs.
+
+    The methods take turns, seed by seed: on a shared machine whose speed
+    drifts over minutes (d2lhpo BO's CPU time per suggestion here differed
+    by up to a third between runs a few minutes apart), each method's runs
+    then see the same drift.
+    """
     rows = []
     for name in functions:
         fn = FUNCTIONS[name]
-        for method in methods:
-            for seed in range(seeds):
+        for seed in range(seeds):
+            for method in methods:
                 best, times = run(method, fn, 1000 + seed, max(at) + 1)
                 for n in at:   # the suggestion with index i is made with i observations
                     rows += [{"function": name, "method": method, "observations": n,
                               "ms": 1e3 * t, "regret": fn.regret(best[n - 1])}
                              for t in times[n - 9:n + 1]]
-            log(f"timing {name:<11} {method:<14} done")
+        log(f"timing {name:<11} done")
     df = pd.DataFrame(rows)
     groups = df.groupby(["function", "method", "observations"], sort=False)
     return pd.DataFrame({"ms": groups["ms"].mean(), "median ms": groups["ms"].median(),

@@ -90,3 +90,13 @@ def test_probability_of_feasibility():
     assert np.isfinite(log_probability_of_feasibility(50.0, 1.0))
     _check_derivatives(lambda m, s, grad=False: log_probability_of_feasibility(m, s, 0.5, grad),
                        np.append(MEAN, 30.0), np.append(STD, 1.0))
+
+
+def test_log_h_on_a_few_points_equals_its_values_on_many():
+    # A few points take another code path (every branch everywhere) than
+    # many (each branch on its own points); the numbers are the same.
+    z = np.random.default_rng(0).uniform(-40, 5, 500)
+    z[:3] = [-1.0, -1.0 - 1e-12, -1.0 + 1e-12]
+    many = log_h(z)
+    for start in range(0, 500, 5):
+        assert np.array_equal(log_h(z[start:start + 5]), many[start:start + 5])

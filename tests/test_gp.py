@@ -389,3 +389,20 @@ def test_a_looser_tolerance_refits_sooner_near_the_same_optimum(monkeypatch):
     (tight, n_tight), (loose, n_loose) = fits[gp_module.FTOL], fits[1e-6]
     assert n_loose < n_tight
     assert log_posterior(loose) == pytest.approx(log_posterior(tight), abs=1e-4)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "8"])
+def test_gaussian_process_refuses_a_bad_n_candidates(bad):
+    with pytest.raises(ValueError, match="n_candidates"):
+        GaussianProcess(n_candidates=bad)
+
+
+def test_a_fit_without_random_candidates_screens_the_default_and_init():
+    # n_candidates=0 starts from the better of the default and init: from a
+    # converged fit as init, one more fit stays at it.
+    rng = np.random.default_rng(3)
+    X = rng.random((30, 2))
+    y = np.sin(6 * X[:, 0]) + X[:, 1]
+    first = GaussianProcess(seed=0).fit(X, y)
+    again = GaussianProcess(n_starts=1, n_candidates=0).fit(X, y, init=first.params)
+    assert np.allclose(again.params.theta, first.params.theta, atol=1e-3)

@@ -25,6 +25,7 @@ from scipy.special import erfcx, log_ndtr, ndtr
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _LOG_SQRT_PI_2 = 0.5 * math.log(math.pi / 2)
 _Z_ASYMPTOTIC = -1.0 / math.sqrt(np.finfo(float).eps)   # below: h(z) ~ phi(z) / z^2
+_SMALL = 64   # log_h computes every branch everywhere for at most this many points
 
 
 def _log1mexp(a):
@@ -42,12 +43,19 @@ def log_h(z):
 
     For z > -1 directly; below, with the scaled complementary error function
     erfcx, h(z) = phi(z) (1 - |z| sqrt(pi/2) erfcx(-z / sqrt 2)); below
-    -1/sqrt(eps) the asymptote h(z) ~ phi(z) / z^2. Each branch is computed
-    on its own points only: an acquisition optimizer calls this hundreds of
-    times per suggestion on a few points, where evaluating all three
-    branches everywhere took three times as long.
+    -1/sqrt(eps) the asymptote h(z) ~ phi(z) / z^2.
+
+    An acquisition optimizer calls this hundreds of times per suggestion.
+    On many points (the candidates), each branch is computed on its own
+    points only: evaluating every branch everywhere took three times as
+    long. On a few points (a polish), the first two branches are computed
+    everywhere and chosen from, which costs less than the masks (20 instead
+    of 30 us for 5 points).
     """
     z = np.asarray(z, dtype=float)
+    if z.ndim and 0 < z.size <= _SMALL and z.min() > _Z_ASYMPTOTIC:
+        return np.where(z > -1, _log_h_direct(np.maximum(z, -1.0)),
+                        _log_h_middle(np.minimum(z, -1.0)))
     direct = z > -1
     if direct.all():
         return _log_h_direct(z)
@@ -55,17 +63,25 @@ def log_h(z):
     if direct.any():
         out[direct] = _log_h_direct(z[direct])
     zm = z[~direct]
-    values = -0.5 * zm ** 2 - _LOG_SQRT_2PI
     far = zm <= _Z_ASYMPTOTIC
+    values = np.empty(zm.shape)
     if far.any():
-        values[far] -= 2 * np.log(np.abs(zm[far]))
-        tail = ~far
-        zm = zm[tail]
-    else:
-        tail = slice(None)
-    values[tail] += _log1mexp(np.log(erfcx(-zm / math.sqrt(2)) * np.abs(zm)) + _LOG_SQRT_PI_2)
+        values[far] = -0.5 * zm[far] ** 2 - _LOG_SQRT_2PI - 2 * np.log(np.abs(zm[far]))
+    values[~far] = _log_h_middle(zm[~far])
     out[~direct] = values
     return out
+
+
+def _log_h_middle(z):
+    """log h(z) for -1/sqrt(eps) < z <= -1 (every point), through erfcx; the
+    argument of log(1 - exp(a)) lies in (-0.27, 0) there (expm1's branch)."""
+    a = np.log(erfcx(-z / math.sqrt(2)) * -z)
+    a = np.minimum(a + _LOG_SQRT_PI_2, -1e-300)
+    values = z ** 2
+    values *= -0.5
+    values -= _LOG_SQRT_2PI
+    values += np.log(-np.expm1(a))
+    return values
 
 
 def _log_h_direct(z):
@@ -93,7 +109,12 @@ def log_expected_improvement(mean, std, best, grad: bool = False):
     if not grad:
         return value
     dz = np.exp(log_ndtr(z) - lh)        # d log h / dz = Phi(z) / h(z)
-    return value, -dz / std, 1.0 / std - dz * z / std
+    d_mean = dz / std
+    np.negative(d_mean, out=d_mean)       # -dz / std
+    d_std = dz * z
+    d_std /= std
+    np.subtract(1.0 / std, d_std, out=d_std)   # 1 / std - dz z / std
+    return value, d_mean, d_std
 
 
 def lower_confidence_bound(mean, std, beta: float = 2.0, grad: bool = False):
