@@ -9,6 +9,7 @@ When run() returns, the script prints the number of results it returned.
 """
 
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # helper_objectives
@@ -28,4 +29,10 @@ def main(backend, n_workers, folder, journal):
 
 
 if __name__ == "__main__":
+    # A terminal's Ctrl-C reaches a foreground program whose SIGINT is not
+    # ignored. A shell that starts the test suite in the background (``make
+    # test &``) ignores SIGINT in it, children inherit that, and Python then
+    # installs no KeyboardInterrupt handler: every Ctrl-C test timed out in
+    # such a run. The job restores the handler a terminal program has.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])
