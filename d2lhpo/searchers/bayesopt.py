@@ -535,8 +535,8 @@ class BayesianOptimization(Searcher):
         # several modes; from 30 on, the best screened start (nearly always the
         # last fit) was as good in our runs, at half the cost, and the fit
         # screens only the last fit and the default (8 random starts besides
-        # changed no refit's result in 220, and cost a third of it). From 30 on, one
-        # more point moves the likelihood's optimum little: the last
+        # changed no refit's result in 220, and cost a third of the refit).
+        # From 30 on, one more point moves the likelihood's optimum little: the last
         # hyperparameters are kept until the data have grown by refit_growth,
         # as long as the data are the old ones plus new points.
         old_X, params = self._fitted_X.get(name), self._params.get(name)

@@ -517,8 +517,9 @@ class GaussianProcess:
         with one_blas_thread():
             if not self.fixed:
                 self.params = fit_hyperparameters(X, z, init or self.params, self.n_starts,
-                                                  self.n_candidates, seed=self.rng, prior=self.prior,
-                                                  noise=self.noise, ftol=self.ftol)
+                                                  self.n_candidates, seed=self.rng,
+                                                  prior=self.prior, noise=self.noise,
+                                                  ftol=self.ftol)
             self._condition(X, z)
         return self
 
