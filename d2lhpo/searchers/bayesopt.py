@@ -18,7 +18,7 @@ from .acquisition import (log_expected_improvement, log_probability_of_feasibili
                           lower_confidence_bound)
 from .acquisition_optimizer import best_candidate, maximize_acquisition
 from .base import Searcher, _check_mode
-from .gp import FTOL, GaussianProcess, one_blas_thread
+from .gp import FTOL, N_CANDIDATES, GaussianProcess, one_blas_thread
 
 logger = logging.getLogger(__name__)
 
@@ -548,7 +548,7 @@ class BayesianOptimization(Searcher):
             warm = len(X) >= 30   # one start, nearly always the last fit: a looser tolerance
             gp = GaussianProcess(n_starts=1 if warm else self.n_starts, seed=self.rng,
                                  ftol=REFIT_FTOL if warm else FTOL,
-                                 n_candidates=0 if warm else 8)
+                                 n_candidates=0 if warm else N_CANDIDATES)
             gp.fit(X, y, init=params, scale=scale)
             self._params[name], self._fitted_X[name] = gp.params, X
         if name != "objective" or not len(X_pending) or self.fantasy == "believer":

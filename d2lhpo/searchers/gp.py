@@ -36,11 +36,12 @@ from scipy.linalg.lapack import dpotrf, dpotri, dpotrs, dtrtri, dtrtrs
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 
-from ..checks import check_number
+from ..checks import check_int, check_number
 
 SQRT5 = math.sqrt(5.0)
 MIN_NOISE = 1e-6          # noise floor, relative to the standardized targets' variance
 FTOL = 2.220446049250313e-09   # scipy's L-BFGS-B default (factr 1e7)
+N_CANDIDATES = 8   # random starting points a fit screens, besides the default and init
 BOUNDS = {"mean": (-10.0, 10.0), "variance": (1e-2, 1e2), "lengthscale": (1e-2, 1e2),
           "noise": (MIN_NOISE, 1.0)}
 # Weak log-normal priors (in log space: mean, std). Lengthscales a fair part of the
@@ -362,7 +363,7 @@ def log_prior(theta, grad: bool = False):
 
 
 def fit_hyperparameters(X, y, init: GPParams | None = None, n_starts: int = 2,
-                        n_candidates: int = 8, seed=None, prior: bool = True,
+                        n_candidates: int = N_CANDIDATES, seed=None, prior: bool = True,
                         noise: float | None = None, ftol: float = FTOL) -> GPParams:
     """Maximize the log marginal likelihood (plus the log prior) over the hyperparameters.
 
@@ -470,7 +471,7 @@ class GaussianProcess:
 
     def __init__(self, params: GPParams | None = None, n_starts: int = 2, prior: bool = True,
                  standardize: bool = True, seed=None, noise: float | None = None,
-                 ftol: float = FTOL, n_candidates: int = 8):
+                 ftol: float = FTOL, n_candidates: int = N_CANDIDATES):
         if params is not None and not isinstance(params, GPParams):
             raise TypeError(f"params must be GPParams or None, got {params!r}")
         if params is not None and noise is not None:
@@ -480,10 +481,7 @@ class GaussianProcess:
         self.ftol = _check_ftol(ftol)
         if isinstance(n_starts, bool) or not isinstance(n_starts, numbers.Integral) or n_starts < 1:
             raise ValueError(f"n_starts must be an integer >= 1, got {n_starts!r}")
-        if (isinstance(n_candidates, bool) or not isinstance(n_candidates, numbers.Integral)
-                or n_candidates < 0):
-            raise ValueError(f"n_candidates must be an integer >= 0, got {n_candidates!r}")
-        self.n_candidates = int(n_candidates)
+        self.n_candidates = check_int("n_candidates", n_candidates, low=0)
         self.params, self.fixed = params, params is not None
         self.n_starts, self.prior, self.standardize = n_starts, prior, standardize
         self.rng = np.random.default_rng(seed)
