@@ -78,3 +78,18 @@ def test_kill_9_of_the_tuner_leaves_no_process_of_the_run(backend, tmp_path):
     steps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     time.sleep(0.3)
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == steps
+
+
+def test_a_ctrl_c_while_a_result_is_recorded_waits_for_the_journal():
+    # A Ctrl-C between "added to the results" and "written to the journal"
+    # returned a result that a resume would not find; inside the block it is
+    # held back and raised as KeyboardInterrupt once the block is done.
+    from d2lhpo.tuner import _ctrl_c_deferred
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with _ctrl_c_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)   # the signal arrives here, and waits
+            steps.append("recorded and journaled")
+    assert steps == ["recorded and journaled"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
