@@ -519,3 +519,25 @@ def test_trials_go_to_ready_workers_with_a_free_thread(client):
         client.cancel(backend._warming.pop(second))
     finally:
         backend.close()
+
+
+def test_silenced_drops_records_below_the_level_only_inside_the_block():
+    from d2lhpo.backends.dask import _silenced
+    root, seen = logging.getLogger("d2lhpo-test-silenced"), []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append((record.name, record.levelname))
+    root.addHandler(handler)
+    child = logging.getLogger("d2lhpo-test-silenced.batched")
+    child.setLevel(logging.INFO)
+    try:
+        with pytest.raises(KeyError), _silenced("d2lhpo-test-silenced", logging.ERROR):
+            child.info("Batched Comm Closed")     # what a cluster's close logged
+            child.warning("below the level too")
+            child.error("kept")
+            raise KeyError("the block fails")
+        child.info("after the block")
+    finally:
+        root.removeHandler(handler)
+    assert seen == [("d2lhpo-test-silenced.batched", "ERROR"),
+                    ("d2lhpo-test-silenced.batched", "INFO")]
+    assert handler.filters == []

@@ -56,6 +56,31 @@ def _decision(decisions, attempt: str) -> bool:
             return bool(go_on)
 
 
+@contextlib.contextmanager
+def _silenced(root: str, level: int):
+    """Drop the records below ``level`` that reach the handlers of logger ``root``,
+    for the block.
+
+    A ``LocalCluster(silence_logs=...)`` lowers its handlers' levels only until
+    its own close restores them, while the cluster's event loop still runs:
+    about once in 20 Ctrl-C runs the scheduler's stream to the closed client
+    then logged "Batched Comm Closed" with a traceback. A filter does not
+    change levels, so nothing undoes it inside the block, and after
+    ``cluster.close()`` the cluster's loop has stopped.
+    """
+    def keep(record: logging.LogRecord) -> bool:
+        return record.levelno >= level
+
+    handlers = list(logging.getLogger(root).handlers)
+    for handler in handlers:
+        handler.addFilter(keep)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(keep)
+
+
 def _ready(objective) -> None:
     """Nothing: unpickling the objective on a worker imports what it needs (torch...)."""
 
@@ -533,6 +558,7 @@ class DaskBackend(Backend):
             for nanny in list(cluster.workers.values()):
                 with contextlib.suppress(Exception):
                     os.kill(nanny.process.process.pid, signal.SIGKILL)
-            self.client.close()
-            cluster.close()
+            with _silenced("distributed", logging.ERROR):
+                self.client.close()
+                cluster.close()
             self.client = None
