@@ -337,7 +337,7 @@ def async_table(seeds, evaluations, log):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=20, help="0: no regret table")
     parser.add_argument("--checkpoints", type=int, nargs="+", default=[30, 60])
     parser.add_argument("--timing-seeds", type=int, default=3)
     parser.add_argument("--timing-at", type=int, nargs="+", default=[50, 100])
@@ -367,19 +367,21 @@ def main():
 
     with threadpool_limits(args.threads):
         t0 = time.perf_counter()
-        df, regrets = regret_table(args.seeds, args.checkpoints, args.functions, args.methods, log)
+        df, regrets = (regret_table(args.seeds, args.checkpoints, args.functions, args.methods,
+                                    log) if args.seeds > 0 else (None, None))
         costs = cost_table(args.cost_seeds, log) if args.cost_seeds > 0 else None
         timings = (timing_table(args.timing_seeds, args.timing_at, args.timing_methods, log,
                                 args.timing_functions)
                    if args.timing_seeds > 0 else None)
         asyncs = (async_table(args.async_seeds, args.async_evaluations, log)
                   if args.async_seeds > 0 else None)
-    if args.csv:
+    if args.csv and df is not None:
         df.to_csv(args.csv, index=False)
     pd.set_option("display.float_format", "{:.3g}".format)
     pd.set_option("display.width", 120)
-    print(f"\nSimple regret over {args.seeds} seeds (median and quartiles)")
-    print(regrets.to_string())
+    if regrets is not None:
+        print(f"\nSimple regret over {args.seeds} seeds (median and quartiles)")
+        print(regrets.to_string())
     if costs is not None:
         print(f"\nCost-aware EI beside EI: simulated seconds to the target over "
               f"{args.cost_seeds} seeds (median; a speed-up interval containing 1 is a tie)")
