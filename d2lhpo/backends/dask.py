@@ -341,10 +341,13 @@ class DaskBackend(Backend):
         future.add_done_callback(lambda f: self._on_task_end(run, f))
 
     def _free_worker(self):
-        """The address of a worker that is ready and has a thread none of our trials
-        holds, or None (then Dask decides). Without this, Dask hands a trial to a
-        worker the nanny just restarted, where it waits while that worker imports the
-        objective's modules (torch: seconds), and a ready worker may sit idle."""
+        """The address of the ready worker whose threads our trials hold least (one
+        with a thread free if there is one), or None when no worker is ready (then
+        Dask decides). Without this, Dask hands a trial to a worker the nanny just
+        restarted, where it waits while that worker imports the objective's modules
+        (torch: seconds), and a ready worker may sit idle. A trial queued behind
+        another on a ready worker may still move (the placement is loose: Dask's
+        work stealing may hand it to a worker that falls idle)."""
         workers = self.client.scheduler_info()["workers"]
         for address in workers:
             if address not in self._ready_workers and address not in self._warming:
@@ -358,9 +361,9 @@ class DaskBackend(Backend):
                     self._ready_workers.add(address)
         held = collections.Counter(self._runs[run]["worker"] for run in self._active.values()
                                    if run in self._runs)
-        free = [(held[a] / w["nthreads"], a) for a, w in workers.items()
-                if a in self._ready_workers and held[a] < w["nthreads"]]
-        return min(free)[1] if free else None
+        ready = [(held[a] / w["nthreads"], a) for a, w in workers.items()
+                 if a in self._ready_workers]
+        return min(ready)[1] if ready else None
 
     def _on_task_end(self, run, future):
         """In a client thread: a task that erred (its workers died) or was cancelled
