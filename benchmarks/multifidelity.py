@@ -207,7 +207,8 @@ ROBUST_METHODS = {
     "BOHB (TPE-in-Hyperband)": lambda sp, seed: hpo.Hyperband(
         hpo.TPE(sp, seed=seed, random_fraction=1 / 3), seed=seed),
     "Optuna TPE + HyperbandPruner": None,   # run_optuna
-    # extra rows, run only when named in --methods: a guard off, other grids, no rungs
+}
+EXTRA = {  # rows run only when named in --methods: a guard off, other grids, no rungs
     "BO-in-Hyperband, no output transform": lambda sp, seed: hpo.Hyperband(
         _bo(sp, seed, output_transform="none"), seed=seed),
     "BO-in-ASHA promotion, no output transform": lambda sp, seed: hpo.ASHA(
@@ -219,19 +220,17 @@ ROBUST_METHODS = {
     "BO-in-ASHA promotion, every rung judges": lambda sp, seed: hpo.ASHA(
         _bo(sp, seed), type="promotion", seed=seed),
     # where a fit's start-up makes the low rungs dear: fewer, higher rungs, and no rungs
-    **{f"{name}, min_resource {r}": (lambda sp, seed, r=r, inner=inner: hpo.Hyperband(
-        inner(sp, seed), min_resource=r, seed=seed))
-       for r in (3, 9) for name, inner in [
-           ("Hyperband", lambda sp, seed: hpo.RandomSearcher(sp, seed=seed)),
-           ("BO-in-Hyperband", _bo)]},
+    "Hyperband, min_resource 3": lambda sp, seed: hpo.Hyperband(
+        hpo.RandomSearcher(sp, seed=seed), min_resource=3, seed=seed),
+    "BO-in-Hyperband, min_resource 3": lambda sp, seed: hpo.Hyperband(
+        _bo(sp, seed), min_resource=3, seed=seed),
+    "Hyperband, min_resource 9": lambda sp, seed: hpo.Hyperband(
+        hpo.RandomSearcher(sp, seed=seed), min_resource=9, seed=seed),
+    "BO-in-Hyperband, min_resource 9": lambda sp, seed: hpo.Hyperband(
+        _bo(sp, seed), min_resource=9, seed=seed),
     "BO (single fidelity)": lambda sp, seed: hpo.FIFOScheduler(_bo(sp, seed)),
 }
-EXTRA = ["BO-in-Hyperband, no output transform", "BO-in-ASHA promotion, no output transform",
-         "BO-in-Hyperband, no guards", "BO-in-ASHA stopping, every rung judges",
-         "BO-in-ASHA promotion, every rung judges",
-         "Hyperband, min_resource 3", "BO-in-Hyperband, min_resource 3",
-         "Hyperband, min_resource 9", "BO-in-Hyperband, min_resource 9",
-         "BO (single fidelity)"]
+ROBUST_METHODS |= EXTRA
 MODEL_BASED_MF = ["BO-in-ASHA stopping", "BO-in-ASHA promotion", "BO-in-Hyperband",
                   "BOHB (TPE-in-Hyperband)", "Optuna TPE + HyperbandPruner"]
 
