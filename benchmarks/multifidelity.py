@@ -207,6 +207,13 @@ ROBUST_METHODS = {
     "BOHB (TPE-in-Hyperband)": lambda sp, seed: hpo.Hyperband(
         hpo.TPE(sp, seed=seed, random_fraction=1 / 3), seed=seed),
     "Optuna TPE + HyperbandPruner": None,   # run_optuna
+    # skip the brackets whose first rung costs more than the plan gives the rung above
+    "Hyperband (cost-aware)": lambda sp, seed: hpo.Hyperband(
+        hpo.RandomSearcher(sp, seed=seed), seed=seed, cost_aware=True),
+    "BO-in-Hyperband (cost-aware)": lambda sp, seed: hpo.Hyperband(
+        _bo(sp, seed), seed=seed, cost_aware=True),
+    "BOHB (cost-aware)": lambda sp, seed: hpo.Hyperband(
+        hpo.TPE(sp, seed=seed, random_fraction=1 / 3), seed=seed, cost_aware=True),
 }
 EXTRA = {  # rows run only when named in --methods: a guard off, other grids, no rungs
     "BO-in-Hyperband, no output transform": lambda sp, seed: hpo.Hyperband(
@@ -232,7 +239,8 @@ EXTRA = {  # rows run only when named in --methods: a guard off, other grids, no
 }
 ROBUST_METHODS |= EXTRA
 MODEL_BASED_MF = ["BO-in-ASHA stopping", "BO-in-ASHA promotion", "BO-in-Hyperband",
-                  "BOHB (TPE-in-Hyperband)", "Optuna TPE + HyperbandPruner"]
+                  "BOHB (TPE-in-Hyperband)", "Optuna TPE + HyperbandPruner",
+                  "BO-in-Hyperband (cost-aware)", "BOHB (cost-aware)"]
 
 
 def robust_problems():

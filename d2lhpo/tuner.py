@@ -353,7 +353,7 @@ class Tuner:
                 self._end(trial_id)
                 return
             try:
-                decision = self.scheduler.tell(trial_id, report)
+                decision = self.scheduler.tell(trial_id, report, event.duration)
             except BadReport as err:
                 self._record(event, _resource_only(report, trial), error=str(err))
                 logger.warning("%s", err)

@@ -28,6 +28,8 @@ def schedulers():
         "sh-one-bracket": lambda seed: hpo.SuccessiveHalving(rs(seed), overlap=False,
                                                               seed=seed),
         "hyperband": lambda seed: hpo.Hyperband(rs(seed), seed=seed),
+        "hyperband-cost-aware": lambda seed: hpo.Hyperband(rs(seed), seed=seed,
+                                                           cost_aware=True),
         "bo-asha": lambda seed: hpo.ASHA(
             hpo.BayesianOptimization(SPACE, seed=seed, n_candidates=256, n_local=1),
             type="promotion", seed=seed),
@@ -36,7 +38,9 @@ def schedulers():
 
 class Curves:
     """error = f(x, lr) + 1/epoch, with a checkpoint file of the epoch reached; it
-    raises ``interrupt`` in the middle of its ``at``-th step."""
+    raises ``interrupt`` in the middle of its ``at``-th step. An epoch costs 1 + x
+    simulated seconds, and the first 6 more (a start-up, which makes the lowest
+    rung of Hyperband with ``cost_aware`` too dear)."""
 
     space, metric, mode, max_resource = SPACE, "error", "min", 9
 
@@ -57,7 +61,9 @@ class Curves:
                 raise self.interrupt
             with open(checkpoint, "w") as f:
                 f.write(str(epoch))
-            yield {"resource": epoch, "error": quality + 1 / epoch, "cost": 1.0 + config["x"]}
+            startup = 6.0 if epoch == 1 else 0.0
+            yield {"resource": epoch, "error": quality + 1 / epoch,
+                   "cost": startup + 1.0 + config["x"]}
 
 
 def tuner(name, journal=None, checkpoint_dir=None, resume=False, n_workers=1, objective=None):

@@ -146,3 +146,60 @@ def test_hyperband_bad_settings():
     scheduler = Hyperband(hpo.RandomSearcher(Curves.space), min_resource=9)
     with pytest.raises(ValueError, match="min_resource"):  # the objective's max is 9
         hpo.Tuner(Curves(), scheduler, backend="simulated", progress=False)
+
+
+class StartUp(FreshFits):
+    """Fresh fits that cost ``startup + rate * resource`` simulated seconds."""
+
+    def __init__(self, startup, rate=0.15):
+        super().__init__()
+        self.startup, self.rate = startup, rate
+
+    def __call__(self, config, r0, r1, levels, seed):
+        for report in super().__call__(config, r0, r1, levels, seed):
+            yield report | {"cost": self.startup + self.rate * report["resource"]}
+
+
+def cost_aware_run(objective, max_time=200):
+    scheduler = Hyperband(hpo.RandomSearcher(objective.space, seed=0), seed=0, cost_aware=True)
+    df = hpo.Tuner(objective, scheduler, backend="simulated", n_workers=2, seed=0,
+                   progress=False).run(max_time=max_time).df
+    return scheduler, df.groupby("trial_id").resource.min()
+
+
+def test_cost_aware_hyperband_skips_the_brackets_whose_first_rung_is_too_dear():
+    # closed form, R = 27, eta = 3, a fit costs 1 + 0.15 r: a full one 5.05 s. A bracket
+    # is too dear when its first rung costs more than the plan gives the rung above,
+    # 5.05 * r_above / 27: rung 1 (1.15 s > 0.56) is, rung 3 (1.45 < 1.68) and rung 9
+    # (2.35 < 5.05) are not. The least aggressive bracket runs first, so the costs at
+    # 27 and 9 are measured before rung 1 is bought, and no trial ever starts there.
+    scheduler, first = cost_aware_run(StartUp(startup=1.0))
+    assert scheduler.predicted_seconds(1) == pytest.approx(1.15)
+    assert scheduler.predicted_seconds(27) == pytest.approx(5.05)
+    assert [scheduler.too_dear(b) for b in scheduler.brackets] == [True, False, False, False]
+    assert scheduler.n_skipped >= 1 and set(first) == {3, 9, 27}
+    assert first.tolist()[:10] == [27] * 4 + [9] * 6   # s = 0, then s = 1
+
+
+def test_cost_aware_hyperband_keeps_every_bracket_when_cost_follows_the_resource():
+    scheduler, first = cost_aware_run(StartUp(startup=0.0))
+    assert scheduler.n_skipped == 0 and set(first) == {1, 3, 9, 27}
+    assert scheduler.predicted_seconds(9) == pytest.approx(1.35)
+
+
+def test_cost_aware_hyperband_by_hand_without_durations_skips_nothing():
+    # ask/tell by hand with no duration: nothing measured, every bracket runs
+    hb = Hyperband(hpo.RandomSearcher({"x": hpo.uniform(0, 1)}, seed=0), metric="error",
+                   mode="min", max_resource=27, cost_aware=True, overlap=True)
+    targets = []
+    for _ in range(60):
+        job = hb.ask()
+        targets.append(job.r1)
+        hb.tell(job.trial_id, {"resource": job.r1, "error": job.config["x"]})
+    assert hb.predicted_seconds(1) is None and hb.n_skipped == 0
+    assert targets[:4] == [27] * 4 and 1 in targets
+
+
+def test_cost_aware_must_be_a_bool():
+    with pytest.raises(ValueError, match="cost_aware must be True or False, got 'yes'"):
+        Hyperband(hpo.RandomSearcher(Curves.space), cost_aware="yes")

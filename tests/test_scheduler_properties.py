@@ -16,7 +16,8 @@ NAMES = {
     hpo.MedianStopping: ["min_resource", "max_resource", "min_samples", "mode", "seed"],
     hpo.SuccessiveHalving: ["eta", "min_resource", "max_resource", "n_configs", "overlap",
                             "mode", "seed"],
-    hpo.Hyperband: ["eta", "min_resource", "max_resource", "overlap", "mode", "seed"],
+    hpo.Hyperband: ["eta", "min_resource", "max_resource", "overlap", "mode", "seed",
+                    "cost_aware"],
     hpo.ASHA: ["type", "eta", "min_resource", "max_resource", "mode", "seed", "rung_pvalue"],
 }
 DEFAULTS = {"max_resource": 9, "metric": "loss", "mode": "min"}
@@ -36,7 +37,8 @@ def drive(scheduler, steps=30):
         assert job.levels[-1] == job.r1 and all(job.r0 < r for r in job.levels)
         for resource in job.levels:
             decision = scheduler.tell(job.trial_id, {"resource": resource,
-                                                      scheduler.metric: float(rng.random())})
+                                                      scheduler.metric: float(rng.random())},
+                                      duration=float(rng.random()) * resource)
             if decision != hpo.Decision.CONTINUE:
                 break
         else:

@@ -141,6 +141,8 @@ class Scheduler:
         self.seed_given = seed is not None
         self.rng = check_seed(seed)
         self.trials: dict[int, Trial] = {}
+        self.first_seconds: dict[float, list[float]] = {}  # see tell
+        self._first_job: dict[int, float] = {}  # trial in its first job -> seconds so far
         self.new_trials = True
         self._replaying: dict | None = None
         self._diverged = False  # a replay used journaled configs the searcher did not suggest
@@ -259,12 +261,20 @@ class Scheduler:
         self.new_trials = True
 
     # -- tell ---------------------------------------------------------------
-    def tell(self, trial_id: int, report: dict) -> Decision:
+    def tell(self, trial_id: int, report: dict, duration: float | None = None) -> Decision:
         """A result of a running trial: ``report`` has ``"resource"`` and the metric.
 
         Returns CONTINUE, PAUSE (stop for now) or STOP. A report that the
         scheduler cannot accept (no progress, past the job's ``r1``, no finite
         metric) fails the trial and raises :class:`BadReport`.
+
+        ``duration``: the seconds the step that produced this report took (the
+        tuner passes the backend's, and a resumed run the journaled ones). The
+        reports of a new trial's first job then tell what evaluating a
+        configuration from scratch at each resource costs: the seconds from
+        the trial's start to each report are kept in :attr:`first_seconds`
+        (resource -> list), for schedulers that weigh the cost of their rungs (:class:`~d2lhpo.schedulers.hyperband.Hyperband`
+        with ``cost_aware=True``). None (the default): not recorded.
         """
         self.ready()
         trial = self.trials.get(trial_id)
@@ -275,6 +285,11 @@ class Scheduler:
         if problem:
             self.fail(trial_id, problem)
             raise BadReport(f"trial {trial_id}: {problem}")
+        if (trial.resource == 0 or trial_id in self._first_job) and (
+                _finite(duration) and duration >= 0):
+            seconds = self._first_job.get(trial_id, 0.0) + float(duration)
+            self.first_seconds.setdefault(report["resource"], []).append(seconds)
+            self._first_job[trial_id] = seconds
         trial.resource = report["resource"]
         if trial.resource in self.levels or trial.resource >= self.max_resource:
             self.searcher.observe(trial.config, report)
@@ -287,6 +302,7 @@ class Scheduler:
             trial.status = "paused" if decision == Decision.PAUSE else "stopped"
         if trial.status != "running":
             self.searcher.remove_pending(trial.config)
+            self._first_job.pop(trial_id, None)
         return decision
 
     def _check_report(self, trial, report) -> str | None:
@@ -400,7 +416,7 @@ class Scheduler:
             if row["status"] == "completed":
                 self.end(trial.trial_id)
         elif trial.status == "running" and row["resource"] > trial.resource:
-            self.tell(trial.trial_id, report_of(row))
+            self.tell(trial.trial_id, report_of(row), row.get("duration"))
             if trial.status != row["status"]:
                 raise ValueError(
                     f"replaying the journal, trial {trial.trial_id} at resource "

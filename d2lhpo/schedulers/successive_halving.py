@@ -96,6 +96,10 @@ class SuccessiveHalving(Scheduler):
         n = self.n_configs or int(round(self.eta ** (len(self._levels) - 1)))
         return halving_plan(n, self._levels, self.eta)
 
+    def _next_plan(self) -> list[tuple[int, float]]:
+        """The plan of the bracket to open now (Hyperband may skip some)."""
+        return self.bracket_plan(self.n_brackets)
+
     def next_job(self):
         for b in list(self._brackets):
             job = self._job_in(b)
@@ -104,7 +108,7 @@ class SuccessiveHalving(Scheduler):
         while self.new_trials and (self.overlap or not self._brackets):
             if self._replaying is not None and self._replaying["trial_id"] != len(self.trials):
                 raise _Diverged("new")  # the journal resumes a trial: open no bracket
-            plan = self.bracket_plan(self.n_brackets)
+            plan = self._next_plan()
             b = _Bracket(plan, n_new=plan[0][0])
             self.n_brackets += 1
             self._brackets.append(b)
