@@ -29,8 +29,10 @@ With ``--robust`` (issue 14), instead: the final best full-fidelity metric
 over ``--seeds`` seeds (median, quartiles, the worst seed, random search's
 median and how many seeds end worse than it) of random search, Hyperband,
 ASHA (both types), BO inside ASHA (both types) and Hyperband, BOHB (TPE inside
-Hyperband, a third of its suggestions random as in Falkner et al. 2018) and
-Optuna's TPE with its HyperbandPruner, with equal simulated
+Hyperband, a third of its suggestions random as in Falkner et al. 2018),
+Optuna's TPE with its HyperbandPruner, and Hyperband, BO-in-Hyperband and
+BOHB with ``cost_aware=True`` (a bracket whose first rung would cost more
+than Hyperband's plan gives the rung above is skipped), with equal simulated
 budgets (4 workers; Optuna one trial at a time, for 4 times the seconds), on
 four problems: ``LearnerChoice`` (d2lhpo/objectives/sklearn_problems.py:
 a non-resumable fit on a training fraction, a learner whose ranking

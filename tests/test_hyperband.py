@@ -171,20 +171,23 @@ def test_cost_aware_hyperband_skips_the_brackets_whose_first_rung_is_too_dear():
     # closed form, R = 27, eta = 3, a fit costs 1 + 0.15 r: a full one 5.05 s. A bracket
     # is too dear when its first rung costs more than the plan gives the rung above,
     # 5.05 * r_above / 27: rung 1 (1.15 s > 0.56) is, rung 3 (1.45 < 1.68) and rung 9
-    # (2.35 < 5.05) are not. The least aggressive bracket runs first, so the costs at
-    # 27 and 9 are measured before rung 1 is bought, and no trial ever starts there.
+    # (2.35 < 5.05) are not. The cycle starts at its last bracket, 4 trials at 27
+    # (two workers: 2 by 2, all 4 measured at 10.1 s), then the bracket at rung 1
+    # starts trials until 3 are measured there (2 at 11.25 s, 2 more by 12.4 s) and
+    # stops; later cycles skip it before it starts.
     scheduler, first = cost_aware_run(StartUp(startup=1.0))
-    assert scheduler.predicted_seconds(1) == pytest.approx(1.15)
-    assert scheduler.predicted_seconds(27) == pytest.approx(5.05)
+    assert scheduler.seconds_at(1, 0.25) == pytest.approx(1.15)
+    assert scheduler.seconds_at(27, 0.75) == pytest.approx(5.05)
     assert [scheduler.too_dear(b) for b in scheduler.brackets] == [True, False, False, False]
-    assert scheduler.n_skipped >= 1 and set(first) == {3, 9, 27}
-    assert first.tolist()[:10] == [27] * 4 + [9] * 6   # s = 0, then s = 1
+    assert first.tolist()[:8] == [27] * 4 + [1] * 4
+    assert (first == 1).sum() == 4 and set(first) == {1, 3, 9, 27}
+    assert scheduler.n_skipped >= 2   # cut short once, skipped in the next cycle
 
 
 def test_cost_aware_hyperband_keeps_every_bracket_when_cost_follows_the_resource():
     scheduler, first = cost_aware_run(StartUp(startup=0.0))
     assert scheduler.n_skipped == 0 and set(first) == {1, 3, 9, 27}
-    assert scheduler.predicted_seconds(9) == pytest.approx(1.35)
+    assert scheduler.seconds_at(9) == pytest.approx(1.35)
 
 
 def test_cost_aware_hyperband_by_hand_without_durations_skips_nothing():
@@ -196,8 +199,8 @@ def test_cost_aware_hyperband_by_hand_without_durations_skips_nothing():
         job = hb.ask()
         targets.append(job.r1)
         hb.tell(job.trial_id, {"resource": job.r1, "error": job.config["x"]})
-    assert hb.predicted_seconds(1) is None and hb.n_skipped == 0
-    assert targets[:4] == [27] * 4 and 1 in targets
+    assert hb.seconds_at(1) is None and hb.n_skipped == 0
+    assert targets[:5] == [27] * 4 + [1] and targets.count(1) == 27
 
 
 def test_cost_aware_must_be_a_bool():

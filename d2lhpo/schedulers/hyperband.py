@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .rungs import hyperband_brackets
+
+MIN_MEASURED = 3  # new trials' evaluations at a resource before its cost is trusted
 from .successive_halving import SuccessiveHalving
 
 
@@ -19,21 +21,23 @@ class Hyperband(SuccessiveHalving):
     of a full evaluation. A fit that starts up before it trains (loads the
     data, builds the model, scores it) costs more than that at low
     resources, and a bracket that starts there buys many poor results at
-    nearly the price of good ones. With ``cost_aware=True`` the cycle runs
-    the least aggressive bracket first (``s = 0, ..., s_max``), so that what
-    the high rungs cost is measured before the low ones are bought: the
-    seconds of each new trial's first evaluation
+    nearly the price of good ones. With ``cost_aware=True`` the cycle starts
+    at its last bracket (``s = 0``: a few full evaluations), so that what a
+    full evaluation costs is measured early, and goes on as the paper's.
+    The seconds new trials take to reach each resource in their first job
     (:attr:`~d2lhpo.schedulers.base.Scheduler.first_seconds`, which the
-    tuner passes) are fitted as a start-up plus a rate times the resource
-    (least squares on each resource's median), and a bracket is skipped
-    (counted in ``n_skipped``) when a configuration at its first rung would
-    cost more than the plan sets aside for one at the rung above, that
-    rung's share of a full evaluation. Until two resources are measured,
-    every bracket runs. On ``benchmarks/multifidelity.py --robust``'s learner
-    choice with a 1 s start-up (a fit on 1/27 of the data costs about a
-    quarter of a full one) this skips the bracket that starts at 1/27; with
-    0.1 s, or with the LeNet table's epochs (which cost the same from the
-    first on), it skips none.
+    tuner passes) price the rungs, and a bracket whose configurations at
+    its first rung cost more than the plan sets aside for one at the rung
+    above (that rung's share of a full evaluation; see :meth:`too_dear`)
+    starts no more of them: it is skipped, or goes on with the trials it
+    has (counted in ``n_skipped``). Until 3 configurations were measured at
+    both the first rung and ``max_resource``, a bracket runs. With 4
+    workers and 5 seeds each: on ``benchmarks/multifidelity.py
+    --robust``'s learner choice with a 1 s start-up (a fit on 1/27 of the
+    data costs about a quarter of a full one), the bracket that starts at
+    1/27 stopped after 5 trials in every seed (and the one at 1/9 in one
+    seed); with a 0.1 s start-up, one seed skipped a bracket; on the LeNet
+    table (epochs cost about the same from the first on), none did.
 
     Each bracket runs as synchronous successive halving, and its trials first
     report at the bracket's own lowest rung. With ``overlap=True``
@@ -71,10 +75,10 @@ class Hyperband(SuccessiveHalving):
                                            self.anchor)
 
     def bracket_plan(self, index):
-        """The plan of the ``index``-th bracket of the cycle: most aggressive first,
-        or (``cost_aware``) least aggressive first."""
-        order = self.brackets[::-1] if self.cost_aware else self.brackets
-        return order[index % len(order)]
+        """The plan of the ``index``-th bracket: most aggressive first, or
+        (``cost_aware``) the same cycle started at its last bracket."""
+        shift = len(self.brackets) - 1 if self.cost_aware else 0
+        return self.brackets[(index + shift) % len(self.brackets)]
 
     def _next_plan(self):
         for _ in range(len(self.brackets)):
@@ -85,25 +89,32 @@ class Hyperband(SuccessiveHalving):
             self.n_skipped += 1
         return plan  # not reached: the bracket at max_resource is never too dear
 
-    def predicted_seconds(self, resource) -> float | None:
-        """The seconds a new configuration's evaluation at ``resource`` takes: a
-        start-up plus a rate times the resource, fitted by least squares to the
-        median of :attr:`first_seconds` at each resource measured (None until
-        two are)."""
-        measured = sorted((r, float(np.median(v))) for r, v in self.first_seconds.items() if v)
-        if len(measured) < 2:
-            return None
-        rate, startup = np.polyfit(*zip(*measured), deg=1)
-        return float(startup + rate * resource)
+    def _cut_short(self, b):
+        if self.cost_aware and self.too_dear(b.plan):
+            self.n_skipped += 1
+            return True
+        return False
+
+    def seconds_at(self, resource, q=0.5) -> float | None:
+        """The ``q``-quantile of the seconds new configurations took to reach
+        ``resource`` (:attr:`first_seconds`); None until ``MIN_MEASURED`` (3)
+        were measured there."""
+        seconds = self.first_seconds.get(resource, ())
+        return float(np.quantile(seconds, q)) if len(seconds) >= MIN_MEASURED else None
 
     def too_dear(self, plan) -> bool:
-        """Whether a bracket with ``plan`` costs more than it tells: a configuration
-        at its first rung would take longer than the plan sets aside for one at
-        the rung above (that rung's share of a full evaluation)."""
+        """Whether a bracket with ``plan`` costs more than it tells: even the
+        cheaper configurations at its first rung (the lower quartile of their
+        seconds) take longer than the plan sets aside for one at the rung above
+        (that rung's share of a full evaluation, priced by the upper quartile
+        of the full evaluations' seconds). Configurations differ in cost (a
+        linear model fits faster than boosted trees), and the quartiles keep
+        that difference from passing for a start-up."""
         if len(plan) < 2:
             return False
         first, above = plan[0][1], plan[1][1]
-        cost, full = self.predicted_seconds(first), self.predicted_seconds(self.max_resource)
-        if cost is None or not full > 0:
+        cost = self.seconds_at(first, 0.25)
+        full = self.seconds_at(self.max_resource, 0.75)
+        if cost is None or full is None:
             return False
         return cost > full * above / self.max_resource

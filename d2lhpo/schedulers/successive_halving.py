@@ -96,6 +96,10 @@ class SuccessiveHalving(Scheduler):
         n = self.n_configs or int(round(self.eta ** (len(self._levels) - 1)))
         return halving_plan(n, self._levels, self.eta)
 
+    def _cut_short(self, b) -> bool:
+        """Whether bracket ``b`` should start no more new trials (Hyperband may)."""
+        return False
+
     def _next_plan(self) -> list[tuple[int, float]]:
         """The plan of the bracket to open now (Hyperband may skip some)."""
         return self.bracket_plan(self.n_brackets)
@@ -113,7 +117,7 @@ class SuccessiveHalving(Scheduler):
             self.n_brackets += 1
             self._brackets.append(b)
             job = self._job_in(b)
-            if job is not None or not self.overlap:
+            if job is not None or (not self.overlap and b in self._brackets):
                 return job
         return None
 
@@ -121,6 +125,8 @@ class SuccessiveHalving(Scheduler):
         """The next job of bracket ``b``, or None if it waits for its rung (or is done)."""
         while not b.done:
             resource = b.plan[b.rung][1]
+            if b.n_new and self.new_trials and self._cut_short(b):
+                b.n_new = 0   # goes on with the trials it has
             if b.n_new and self.new_trials:
                 job = self.new_job(resource)
                 if job is not None:
