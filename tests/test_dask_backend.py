@@ -23,7 +23,7 @@ import psutil  # noqa: E402  (a dependency of distributed)
 import resume_job  # noqa: E402  (tests/resume_job.py)
 
 import d2lhpo as hpo  # noqa: E402
-from d2lhpo.backends.dask import DaskBackend  # noqa: E402
+from d2lhpo.backends.dask import DaskBackend, _SyncCancelRace  # noqa: E402
 
 SPACE = {"x": hpo.uniform(0.0, 1.0)}
 # The objectives below are defined here: workers get them by value, not by module name.
@@ -545,3 +545,27 @@ def test_silenced_drops_records_below_the_level_only_inside_the_block():
     assert seen == [("d2lhpo-test-silenced.batched", "ERROR"),
                     ("d2lhpo-test-silenced.batched", "INFO")]
     assert handler.filters == []
+
+
+def _record_of(source: str, filename: str) -> logging.LogRecord:
+    """A tornado callback error: the NameError that ``cancel()`` in ``source`` raises."""
+    namespace = {}
+    exec(compile(source, filename, "exec"), namespace)
+    try:
+        namespace["cancel"]()
+    except NameError:
+        exc_info = sys.exc_info()
+    return logging.LogRecord("tornado.application", logging.ERROR, __file__, 1,
+                             "Exception in callback", None, exc_info)
+
+
+def test_the_sync_cancel_race_of_distributed_is_dropped_and_nothing_else():
+    # distributed.utils.sync: Ctrl-C before its coroutine assigned ``future``
+    race = "def cancel():\n    if future is not None:\n        future.cancel()\n"
+    keep = _SyncCancelRace().filter
+    assert not keep(_record_of(race, os.path.join("site-packages", "distributed", "utils.py")))
+    assert keep(_record_of(race, os.path.join("mine", "utils.py")))         # not theirs
+    assert keep(_record_of("def cancel():\n    return other\n",
+                           os.path.join("distributed", "utils.py")))      # another name
+    assert keep(logging.LogRecord("tornado.application", logging.ERROR, __file__, 1,
+                                  "no exception", None, None))
