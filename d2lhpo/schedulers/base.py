@@ -273,8 +273,9 @@ class Scheduler:
         reports of a new trial's first job then tell what evaluating a
         configuration from scratch at each resource costs: the seconds from
         the trial's start to each report are kept in :attr:`first_seconds`
-        (resource -> list), for schedulers that weigh the cost of their rungs (:class:`~d2lhpo.schedulers.hyperband.Hyperband`
-        with ``cost_aware=True``). None (the default): not recorded.
+        (resource -> list), for schedulers that weigh the cost of their rungs
+        (:class:`~d2lhpo.schedulers.hyperband.Hyperband` with
+        ``cost_aware=True``). None (the default): not recorded.
         """
         self.ready()
         trial = self.trials.get(trial_id)
