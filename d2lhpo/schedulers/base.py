@@ -83,10 +83,12 @@ class Trial:
     """The one record of a trial: what it is, how far it got, and its state.
 
     ``status`` is ``"running"`` while a job of it is out, then ``"paused"``,
-    ``"stopped"``, ``"completed"`` or ``"failed"``. ``target`` is the resource
-    its current job runs to and ``levels`` the resources it must report at on
-    the way (the job's report grid). ``seed`` and ``checkpoint`` are filled in
-    by whoever runs it (the tuner).
+    ``"stopped"``, ``"completed"`` or ``"failed"``. ``start`` and ``target``
+    are the resources its current job runs from and to, and ``levels`` the
+    resources it must report at on the way (the job's report grid);
+    ``seconds``, what its reported steps took (when told, see
+    :meth:`Scheduler.tell`). ``seed`` and ``checkpoint`` are filled in by
+    whoever runs it (the tuner).
     """
 
     trial_id: int
@@ -95,8 +97,10 @@ class Trial:
     resource: float = 0
     status: str = "running"
     checkpoint: str | None = None
+    start: float = 0
     target: float = 0
     levels: tuple = ()
+    seconds: float = 0.0
 
 
 class BadReport(ValueError):
@@ -142,7 +146,6 @@ class Scheduler:
         self.rng = check_seed(seed)
         self.trials: dict[int, Trial] = {}
         self.first_seconds: dict[float, list[float]] = {}  # see tell
-        self._first_job: dict[int, float] = {}  # trial in its first job -> seconds so far
         self.new_trials = True
         self._replaying: dict | None = None
         self._diverged = False  # a replay used journaled configs the searcher did not suggest
@@ -245,7 +248,8 @@ class Scheduler:
         return self._job(self.trials[trial_id], r1)
 
     def _job(self, trial, r1):
-        trial.status, trial.target = "running", min(r1, self.max_resource)
+        trial.status, trial.start = "running", trial.resource
+        trial.target = min(r1, self.max_resource)
         trial.levels = self.job_levels(trial, trial.resource, trial.target)
         self.searcher.register_pending(trial.config)
         return Job(trial.trial_id, trial.config, trial.resource, trial.target, trial.levels)
@@ -286,11 +290,10 @@ class Scheduler:
         if problem:
             self.fail(trial_id, problem)
             raise BadReport(f"trial {trial_id}: {problem}")
-        if (trial.resource == 0 or trial_id in self._first_job) and (
-                _finite(duration) and duration >= 0):
-            seconds = self._first_job.get(trial_id, 0.0) + float(duration)
-            self.first_seconds.setdefault(report["resource"], []).append(seconds)
-            self._first_job[trial_id] = seconds
+        if _finite(duration) and duration >= 0:
+            trial.seconds += float(duration)
+            if trial.start == 0:   # its first job: the cost from scratch
+                self.first_seconds.setdefault(report["resource"], []).append(trial.seconds)
         trial.resource = report["resource"]
         if trial.resource in self.levels or trial.resource >= self.max_resource:
             self.searcher.observe(trial.config, report)
@@ -303,7 +306,6 @@ class Scheduler:
             trial.status = "paused" if decision == Decision.PAUSE else "stopped"
         if trial.status != "running":
             self.searcher.remove_pending(trial.config)
-            self._first_job.pop(trial_id, None)
         return decision
 
     def _check_report(self, trial, report) -> str | None:

@@ -70,8 +70,7 @@ class Hyperband(SuccessiveHalving):
             raise ValueError(f"cost_aware must be True or False, got {cost_aware!r}")
         self.cost_aware = cost_aware
         self.brackets: list | None = None
-        self.n_skipped = 0     # brackets skipped as too dear (cost_aware)
-        self._position = 0     # brackets of the cycle opened or skipped so far
+        self.n_skipped = 0     # brackets skipped or cut short as too dear (cost_aware)
         super().__init__(searcher, eta, min_resource, max_resource, overlap=overlap,
                          metric=metric, mode=mode, seed=seed, anchor=anchor)
 
@@ -85,15 +84,6 @@ class Hyperband(SuccessiveHalving):
         (``cost_aware``) the same cycle started at its last bracket."""
         shift = len(self.brackets) - 1 if self.cost_aware else 0
         return self.brackets[(index + shift) % len(self.brackets)]
-
-    def _next_plan(self):
-        for _ in range(len(self.brackets)):
-            plan = self.bracket_plan(self._position)
-            self._position += 1
-            if not (self.cost_aware and self.too_dear(plan)):
-                return plan
-            self.n_skipped += 1
-        return plan  # not reached: the bracket at max_resource is never too dear
 
     def _cut_short(self, b):
         if self.cost_aware and self.too_dear(b.plan):

@@ -75,7 +75,7 @@ class SuccessiveHalving(Scheduler):
         self.eta, self.min_resource, self.n_configs = eta, min_resource, n_configs
         self.overlap, self.anchor = overlap, anchor
         self._levels: list = []
-        self.n_brackets = 0                            # brackets started so far
+        self.n_brackets = 0                 # brackets started (or skipped: Hyperband) so far
         self._brackets: list[_Bracket] = []            # started and not done, oldest first
         self._bracket_of: dict[int, _Bracket] = {}     # trial -> the bracket it is in
         if max_resource is not None:
@@ -97,12 +97,9 @@ class SuccessiveHalving(Scheduler):
         return halving_plan(n, self._levels, self.eta)
 
     def _cut_short(self, b) -> bool:
-        """Whether bracket ``b`` should start no more new trials (Hyperband may)."""
+        """Whether bracket ``b`` should start no more new trials (Hyperband's
+        cost-aware one may say so, also before the first: the bracket is skipped)."""
         return False
-
-    def _next_plan(self) -> list[tuple[int, float]]:
-        """The plan of the bracket to open now (Hyperband may skip some)."""
-        return self.bracket_plan(self.n_brackets)
 
     def next_job(self):
         for b in list(self._brackets):
@@ -112,7 +109,7 @@ class SuccessiveHalving(Scheduler):
         while self.new_trials and (self.overlap or not self._brackets):
             if self._replaying is not None and self._replaying["trial_id"] != len(self.trials):
                 raise _Diverged("new")  # the journal resumes a trial: open no bracket
-            plan = self._next_plan()
+            plan = self.bracket_plan(self.n_brackets)
             b = _Bracket(plan, n_new=plan[0][0])
             self.n_brackets += 1
             self._brackets.append(b)
