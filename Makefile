@@ -22,7 +22,7 @@ EXECUTED  := $(patsubst notebooks/%,$(OUT)/%,$(NOTEBOOKS))
 NPM       := $(OUT)/npm
 NPM_INSTALL := npm install --no-save --no-audit --no-fund --prefix
 
-.PHONY: help setup notebooks test lab book slides slides-cdn slides-offline browser-check \
+.PHONY: help setup notebooks test browser-deps lab book slides slides-cdn slides-offline browser-check \
         student figures clean distclean
 
 help:
@@ -66,8 +66,24 @@ notebooks: $(STAMP)
 $(OUT)/%.ipynb: notebooks/%.ipynb | $(STAMP)
 	$(BIN)/python tools/run_notebooks.py --out $(OUT) $< || { rm -f $@; exit 1; }
 
-test: $(STAMP)
+test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest
+
+# The browser test (tests/test_book.py) needs Debian's chromium, and npm for the
+# book's MathJax and the decks' reveal.js; it must run, not skip, so `make test`
+# installs them with apt-get where they are missing (and says so if it cannot).
+BROWSER_DEPS := chromium npm
+browser-deps:
+	@missing=""; for c in $(BROWSER_DEPS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get >/dev/null || { \
+	    echo "make test needs$$missing (Debian's packages; install them, then run it again)" >&2; \
+	    exit 1; }; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  echo "$$sudo apt-get install -y$$missing"; \
+	  $$sudo apt-get update && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)

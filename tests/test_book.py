@@ -48,11 +48,10 @@ def require_browser():
         ("npm", shutil.which("npm"))] if not there]
     if missing and os.environ.get("CI"):
         pytest.fail(f"CI must run the browser tests, but {missing} is missing "
-                    "(.ci/run installs chromium and npm; the test extra, playwright)")
+                    "(make test installs chromium and npm; the test extra, playwright)")
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed: the book and the slides are "
-                    "not checked in a browser (make test installs playwright; "
-                    "apt-get install chromium npm)")
+                    "not checked in a browser (make test installs them)")
 
 
 def npm_install(prefix: Path, packages: list[str], marker: str):
