@@ -43,9 +43,11 @@ costs about a twentieth of a full one, not a quarter, so that low
 fidelities are worth their cost), and ``FlatStart`` (below: epoch 1
 carries no signal). BO runs with the guards of issue 14 on (``GUARDS``), and BO inside
 ASHA with ASHA's ``rung_pvalue`` (``ASHA_GUARDS``: a rung whose ranking does
-not predict the next rung's stops nobody); the rows named "no guards", "no
-output transform" and "every rung judges" (run when named in ``--methods``)
-leave them off. Each trial fits only at its job's report grid (a FIFO trial
+not predict the next rung's stops nobody), BO inside Hyperband with
+Hyperband's (``HB_GUARDS``: no bracket starts trials through such a rung);
+the rows named "no guards", "no output transform", "every rung judges" and
+"every bracket runs" (run when named in ``--methods``) leave them off, and
+"BOHB, rung_pvalue" puts Hyperband's on BOHB. Each trial fits only at its job's report grid (a FIFO trial
 once, at full fidelity). Fits are memoised per problem; ``--quick``: 2 seeds;
 ``--budget`` replaces every problem's simulated seconds.
 
@@ -188,6 +190,7 @@ class FlatStart(hpo.objectives.Objective):
 # The guards of issue 14, off by default in BayesianOptimization and ASHA, on here.
 GUARDS = {"random_fraction": 0.1, "output_transform": "auto", "level_agreement": 0.3}
 ASHA_GUARDS = {"rung_pvalue": 0.16}   # a rung that ranks nothing stops nobody
+HB_GUARDS = {"rung_pvalue": 0.16}     # no bracket through a rung that does not predict
 
 
 def _bo(space, seed, **kw):
@@ -205,7 +208,7 @@ ROBUST_METHODS = {
                                                      **ASHA_GUARDS),
     "BO-in-ASHA promotion": lambda sp, seed: hpo.ASHA(_bo(sp, seed), type="promotion",
                                                       seed=seed, **ASHA_GUARDS),
-    "BO-in-Hyperband": lambda sp, seed: hpo.Hyperband(_bo(sp, seed), seed=seed),
+    "BO-in-Hyperband": lambda sp, seed: hpo.Hyperband(_bo(sp, seed), seed=seed, **HB_GUARDS),
     "BOHB (TPE-in-Hyperband)": lambda sp, seed: hpo.Hyperband(
         hpo.TPE(sp, seed=seed, random_fraction=1 / 3), seed=seed),
     "Optuna TPE + HyperbandPruner": None,   # run_optuna
@@ -213,13 +216,22 @@ ROBUST_METHODS = {
     "Hyperband (cost-aware)": lambda sp, seed: hpo.Hyperband(
         hpo.RandomSearcher(sp, seed=seed), seed=seed, cost_aware=True),
     "BO-in-Hyperband (cost-aware)": lambda sp, seed: hpo.Hyperband(
-        _bo(sp, seed), seed=seed, cost_aware=True),
+        _bo(sp, seed), seed=seed, cost_aware=True, **HB_GUARDS),
     "BOHB (cost-aware)": lambda sp, seed: hpo.Hyperband(
         hpo.TPE(sp, seed=seed, random_fraction=1 / 3), seed=seed, cost_aware=True),
 }
 EXTRA = {  # rows run only when named in --methods: a guard off, other grids, no rungs
     "BO-in-Hyperband, no output transform": lambda sp, seed: hpo.Hyperband(
-        _bo(sp, seed, output_transform="none"), seed=seed),
+        _bo(sp, seed, output_transform="none"), seed=seed, **HB_GUARDS),
+    "BO-in-Hyperband, every bracket runs": lambda sp, seed: hpo.Hyperband(
+        _bo(sp, seed), seed=seed),
+    "BO-in-Hyperband (cost-aware), every bracket runs": lambda sp, seed: hpo.Hyperband(
+        _bo(sp, seed), seed=seed, cost_aware=True),
+    "BOHB, rung_pvalue": lambda sp, seed: hpo.Hyperband(
+        hpo.TPE(sp, seed=seed, random_fraction=1 / 3), seed=seed, **HB_GUARDS),
+    "BOHB (cost-aware), rung_pvalue": lambda sp, seed: hpo.Hyperband(
+        hpo.TPE(sp, seed=seed, random_fraction=1 / 3), seed=seed, cost_aware=True,
+        **HB_GUARDS),
     "BO-in-ASHA promotion, no output transform": lambda sp, seed: hpo.ASHA(
         _bo(sp, seed, output_transform="none"), type="promotion", seed=seed, **ASHA_GUARDS),
     "BO-in-Hyperband, no guards": lambda sp, seed: hpo.Hyperband(

@@ -206,3 +206,71 @@ def test_cost_aware_hyperband_by_hand_without_durations_skips_nothing():
 def test_cost_aware_must_be_a_bool():
     with pytest.raises(ValueError, match="cost_aware must be True or False, got 'yes'"):
         Hyperband(hpo.RandomSearcher(Curves.space), cost_aware="yes")
+
+
+# -- rung_pvalue: a bracket through a rung that does not predict the next is skipped ----------
+
+class Reversal(FreshFits):
+    """Fresh fits whose ranking reverses after the first rung: error x at resource 1,
+    1 - x + 1/resource above it (so rungs 3, 9 and 27 rank alike)."""
+
+    def __init__(self, reverse=True):
+        super().__init__()
+        self.reverse = reverse
+
+    def __call__(self, config, r0, r1, levels, seed):
+        for report in super().__call__(config, r0, r1, levels, seed):
+            if self.reverse and report["resource"] > 1:
+                report["error"] = 1 - config["x"] + 1 / report["resource"]
+            yield report
+
+
+def rung_pvalue_run(objective, rung_pvalue):
+    scheduler = Hyperband(hpo.RandomSearcher(objective.space, seed=0), seed=0,
+                          rung_pvalue=rung_pvalue)
+    df = hpo.Tuner(objective, scheduler, backend="simulated", n_workers=2, seed=0,
+                   progress=False).run(max_time=700).df   # more than 3 cycles of 423 / 2 s
+    return scheduler, df.groupby("trial_id").resource.min()
+
+
+def runs_of(first):
+    """(first rung, how many consecutive trials started there), in trial order."""
+    runs = []
+    for r in first.tolist():
+        if runs and runs[-1][0] == r:
+            runs[-1][1] += 1
+        else:
+            runs.append([r, 1])
+    return [tuple(run) for run in runs]
+
+
+def test_a_bracket_through_a_rung_that_does_not_predict_the_next_is_skipped():
+    # the first bracket (R = 27, eta = 3) starts its 27 trials at rung 1 before any
+    # reaches rung 3; there the 9 best at rung 1 (the smallest x) rank exactly in
+    # reverse: Kendall's tau -1, one-sided p-value 1. Rungs 3 -> 9 -> 27 agree (tau 1,
+    # p = 1 / n!), so the brackets that start at 3, 9 and 27 run in every cycle. The
+    # bracket at rung 1 is skipped in the second cycle; in each later turn it starts
+    # one trial (which, alone, goes through every rung) and is skipped again.
+    scheduler, first = rung_pvalue_run(Reversal(), 0.16)
+    assert not scheduler.predicts(1)
+    assert scheduler.predicts(3) and scheduler.predicts(9) and scheduler.predicts(27)
+    shared = [t for t in scheduler.rung_results[1] if t in scheduler.rung_results[3]]
+    assert len(shared) >= 9
+    runs = runs_of(first)
+    assert runs[:7] == [(1, 27), (3, 12), (9, 6), (27, 4), (3, 12), (9, 6), (27, 4)]
+    assert [n for r, n in runs[7:] if r == 1] == [1, 1]
+    assert scheduler.n_skipped == 3 and scheduler.n_brackets > 12
+
+
+def test_rung_pvalue_keeps_every_bracket_where_rungs_agree_and_by_default():
+    for objective, pvalue in [(Reversal(reverse=False), 0.16), (Reversal(), None)]:
+        scheduler, first = rung_pvalue_run(objective, pvalue)
+        assert scheduler.n_skipped == 0 and scheduler.predicts(1)
+        assert (first == 1).sum() >= 2 * 27
+
+
+@pytest.mark.parametrize("value", [0, 1, -0.1, True, "0.1", float("nan")])
+def test_rung_pvalue_must_be_a_significance_level(value):
+    with pytest.raises(ValueError, match=f"rung_pvalue must be a number in \\(0, 1\\) or "
+                                         f"None, got {value!r}"):
+        Hyperband(hpo.RandomSearcher(Curves.space), rung_pvalue=value)

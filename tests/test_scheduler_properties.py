@@ -17,7 +17,7 @@ NAMES = {
     hpo.SuccessiveHalving: ["eta", "min_resource", "max_resource", "n_configs", "overlap",
                             "mode", "seed"],
     hpo.Hyperband: ["eta", "min_resource", "max_resource", "overlap", "mode", "seed",
-                    "cost_aware"],
+                    "cost_aware", "rung_pvalue"],
     hpo.ASHA: ["type", "eta", "min_resource", "max_resource", "mode", "seed", "rung_pvalue"],
 }
 DEFAULTS = {"max_resource": 9, "metric": "loss", "mode": "min"}
