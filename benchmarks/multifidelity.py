@@ -47,9 +47,10 @@ not predict the next rung's stops nobody), BO inside Hyperband with
 Hyperband's (``HB_GUARDS``: no bracket starts trials through such a rung);
 the rows named "no guards", "no output transform", "every rung judges" and
 "every bracket runs" (run when named in ``--methods``) leave them off, and
-"BOHB, rung_pvalue" puts Hyperband's on BOHB. Each trial fits only at its job's report grid (a FIFO trial
-once, at full fidelity). Fits are memoised per problem; ``--quick``: 2 seeds;
-``--budget`` replaces every problem's simulated seconds.
+"BOHB, rung_pvalue" puts Hyperband's on BOHB. Each trial fits only at its
+job's report grid (a FIFO trial once, at full fidelity). Fits are memoised
+per problem; ``--quick``: 2 seeds; ``--budget`` replaces every problem's
+simulated seconds.
 
     python benchmarks/multifidelity.py [--seeds 10] [--workers 4] [--budget 120]
     python benchmarks/multifidelity.py --robust [--quick] [--problems ...] [--methods ...]

@@ -6,8 +6,8 @@ import bisect
 import heapq
 
 from .base import Decision, Scheduler
-from .rungs import (MIN_SHARED, check_anchor, check_eta, check_pvalue, check_resource,
-                    rank_promotable, rung_agreement, rung_levels)
+from .rungs import (check_anchor, check_eta, check_pvalue, check_resource, rank_promotable,
+                    rung_levels, rung_predicts)
 
 TYPES = ("stopping", "promotion")
 
@@ -108,7 +108,7 @@ class ASHA(Scheduler):
         """Whether the rung at ``level`` stops (or holds back) trials: always,
         unless ``rung_pvalue`` is set, at least 5 trials were recorded at this
         rung and the next, and Kendall's tau between their results there is not
-        positive at that significance level (:func:`rung_agreement`; a
+        positive at that significance level (:func:`.rungs.rung_predicts`; a
         constant rung ranks nothing: p-value 1).
 
         Only the trials that passed a rung are seen at the next, so the tau of
@@ -121,9 +121,8 @@ class ASHA(Scheduler):
         i = self._levels.index(level)
         if i + 1 >= len(self._levels):
             return True
-        _, pvalue, shared = rung_agreement(self._rungs[level].by_trial,
-                                           self._rungs[self._levels[i + 1]].by_trial)
-        return shared < MIN_SHARED or pvalue <= self.rung_pvalue
+        return rung_predicts(self._rungs[level].by_trial,
+                             self._rungs[self._levels[i + 1]].by_trial, self.rung_pvalue)
 
 
 class StoppingASHA(ASHA):

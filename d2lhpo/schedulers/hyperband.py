@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rungs import MIN_SHARED, check_pvalue, hyperband_brackets, rung_agreement
+from .rungs import check_pvalue, hyperband_brackets, rung_predicts
 from .successive_halving import SuccessiveHalving
 
 MIN_MEASURED = 3  # new trials' evaluations at a resource before its cost is trusted
@@ -68,10 +68,10 @@ class Hyperband(SuccessiveHalving):
     with it / worse), on the 0.1 s learner choice BO-in-Hyperband 10 / 8
     (a tie; worst seed 0.174 instead of 0.218), BOHB 12 / 2; with a 1 s
     start-up 4 / 0 and 3 / 0, the rest equal. On the LeNet table, whose
-    rungs rank well, it cost a tenth of random Hyperband's speed-up (1.7x instead of
-    1.9x over random search): a tau measured on promoted trials only is
-    small and noisy, and a rung that ranks well is sometimes judged not to.
-    Hence off by default.
+    rungs rank well, it cost a tenth of random Hyperband's speed-up (1.7x
+    instead of 1.9x over random search): a tau measured on promoted trials
+    only is small and noisy, and a rung that ranks well is sometimes judged
+    not to. Hence off by default.
 
     Each bracket runs as synchronous successive halving, and its trials first
     report at the bracket's own lowest rung. With ``overlap=True``
@@ -104,7 +104,7 @@ class Hyperband(SuccessiveHalving):
         self.cost_aware, self.rung_pvalue = cost_aware, rung_pvalue
         self.brackets: list | None = None
         self.n_skipped = 0     # brackets skipped or cut short (cost_aware, rung_pvalue)
-        # rung level -> trial id -> the trial's result there (see predicts)
+        # with rung_pvalue: rung level -> trial id -> its result there (see predicts)
         self.rung_results: dict[float, dict[int, float]] = {}
         self._unpredictive: set = set()   # plans skipped by rung_pvalue in their last turn
         self._verdicts: dict = {}   # level -> ((results there, at the next), predicts)
@@ -141,29 +141,27 @@ class Hyperband(SuccessiveHalving):
 
     def on_result(self, trial, report):
         decision = super().on_result(trial, report)
-        if report["resource"] >= trial.target:   # at the rung its bracket ran it to
+        if self.rung_pvalue is not None and report["resource"] >= trial.target:
+            # at the rung its bracket ran it to
             results = self.rung_results.setdefault(report["resource"], {})
             results[trial.trial_id] = float(report[self.metric])
         return decision
 
     def predicts(self, level) -> bool:
-        """Whether the rung at ``level`` ranks as the next rung does: True
-        until 5 trials were seen at both (and for the last rung), then
-        whether Kendall's tau between their results at the two rungs is
-        positive at the significance level ``rung_pvalue`` (one-sided,
-        :func:`~d2lhpo.schedulers.rungs.rung_agreement`; a constant rung
-        ranks nothing). The trials seen at the next rung are the ones this
-        rung promoted, so an informative rung's tau is measured on its best
-        trials, as in ASHA's :meth:`~d2lhpo.schedulers.asha.ASHA.judges`."""
+        """Whether the rung at ``level`` ranks as the next rung does
+        (:func:`~d2lhpo.schedulers.rungs.rung_predicts` at ``rung_pvalue``;
+        True for the last rung, and without ``rung_pvalue``). The trials seen
+        at the next rung are the ones this rung promoted, so an informative
+        rung's tau is measured on its best trials, as in ASHA's
+        :meth:`~d2lhpo.schedulers.asha.ASHA.judges`."""
         i = self.levels.index(level)
         if self.rung_pvalue is None or i + 1 == len(self.levels):
             return True
         low = self.rung_results.get(level, {})
         high = self.rung_results.get(self.levels[i + 1], {})
-        sizes = (len(low), len(high))   # results are only added: the same sizes, the same data
+        sizes = (len(low), len(high))   # results are only added: same sizes, same data
         if self._verdicts.get(level, (None,))[0] != sizes:
-            _, pvalue, shared = rung_agreement(low, high)
-            self._verdicts[level] = sizes, shared < MIN_SHARED or pvalue <= self.rung_pvalue
+            self._verdicts[level] = sizes, rung_predicts(low, high, self.rung_pvalue)
         return self._verdicts[level][1]
 
     def seconds_at(self, resource, q=0.5) -> float | None:

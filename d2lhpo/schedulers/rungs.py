@@ -56,6 +56,16 @@ def rung_agreement(low: dict, high: dict) -> tuple[float, float, int]:
     return float(result.statistic), float(result.pvalue), len(shared)
 
 
+def rung_predicts(low: dict, high: dict, pvalue: float) -> bool:
+    """Whether a rung's results ``low`` rank as the next rung's ``high`` do (trial
+    id -> score): True until ``MIN_SHARED`` (5) trials were recorded at both, then
+    whether Kendall's tau between them is positive at significance level
+    ``pvalue`` (one-sided, :func:`rung_agreement`; a constant rung ranks nothing).
+    ASHA's and Hyperband's ``rung_pvalue`` rest on it."""
+    _, p, shared = rung_agreement(low, high)
+    return shared < MIN_SHARED or p <= pvalue
+
+
 ANCHORS = ("max", "min")
 
 
