@@ -62,12 +62,13 @@ class Hyperband(SuccessiveHalving):
     on a few of them would otherwise be final. On ``benchmarks/
     multifidelity.py --robust`` (4 workers, 10 seeds, BO inside), with 0.16
     the learner choice with a 0.1 s start-up ended worse than random
-    search's median in 3 seeds instead of 7 (worst 0.174 instead of 0.211),
+    search's median in 4 seeds instead of 5 (worst 0.165 instead of 0.218),
     with a 1 s start-up in 8 instead of 9; on the flat first rung and the
     log-loss, the counts tied (0 and 7). Paired over 20 more seeds (better
-    with it / worse), on the 0.1 s learner choice BO-in-Hyperband 10 / 8
-    (a tie; worst seed 0.174 instead of 0.218), BOHB 12 / 2; with a 1 s
-    start-up 4 / 0 and 3 / 0, the rest equal. On the LeNet table, whose
+    with it / worse), on the 0.1 s learner choice BO-in-Hyperband 12 / 8
+    (worst seed 0.171 instead of 0.223), BOHB 12 / 2; with a 1 s start-up
+    5 / 0 and 3 / 0; on the log-loss 8 / 0 and 5 / 0; on the flat first
+    rung 1 / 0 each. On the LeNet table, whose
     rungs rank well, it cost a tenth of random Hyperband's speed-up (1.7x
     instead of 1.9x over random search): a tau measured on promoted trials
     only is small and noisy, and a rung that ranks well is sometimes judged
