@@ -68,11 +68,10 @@ class Hyperband(SuccessiveHalving):
     with it / worse), on the 0.1 s learner choice BO-in-Hyperband 12 / 8
     (worst seed 0.171 instead of 0.223), BOHB 12 / 2; with a 1 s start-up
     5 / 0 and 3 / 0; on the log-loss 8 / 0 and 5 / 0; on the flat first
-    rung 1 / 0 each. On the LeNet table, whose
-    rungs rank well, it cost a tenth of random Hyperband's speed-up (1.7x
-    instead of 1.9x over random search): a tau measured on promoted trials
-    only is small and noisy, and a rung that ranks well is sometimes judged
-    not to. Hence off by default.
+    rung 1 / 0 each. On the LeNet table, whose rungs rank well, it cost a
+    tenth of random Hyperband's speed-up (1.7x instead of 1.9x over random
+    search): a tau measured on promoted trials only is small and noisy, and
+    a rung that ranks well is sometimes judged not to. Hence off by default.
 
     Each bracket runs as synchronous successive halving, and its trials first
     report at the bracket's own lowest rung. With ``overlap=True``
